@@ -1,0 +1,19 @@
+//! [`proptest`] strategies for every domain type (feature `proptest`).
+//!
+//! Applications property-test their own code with valid crmkit values:
+//!
+//! ```
+//! use crmkit::domain::strategy;
+//! use proptest::prelude::*;
+//!
+//! proptest!(|(m in strategy::money())| {
+//!     prop_assert!(!(m.is_zero() && m.is_negative()));
+//! });
+//! ```
+//!
+//! Every value a strategy produces passes the type's validation, and the
+//! crate's own property tests use these same strategies.
+
+pub use super::id::strategies::*;
+pub use super::money::strategies::*;
+pub use super::period::strategies::*;

@@ -1,0 +1,32 @@
+//! # crmkit
+//!
+//! Customer relations as a library: a validated domain model, exact and
+//! explainable customer metrics, storage and transport ports.
+//!
+//! ## A guided tour
+//!
+//! - [`domain`]: customers with their contact points, consent and time zone;
+//!   interactions on every channel; support cases; purchases and
+//!   subscriptions; surveys and their responses; [`Money`](domain::Money),
+//!   [`Period`](domain::Period) and calendar buckets in any time zone. Invalid
+//!   values cannot be constructed, and personal data never shows in `Debug`.
+//! - [`error`]: one small error enum per operation family, wrapped by
+//!   [`Error`].
+//!
+//! The design, the exact metric definitions and the benchmark workloads are
+//! in `DESIGN.md` in the repository.
+//!
+//! ## Cargo features
+//!
+//! - `proptest`: [`proptest`](https://docs.rs/proptest) strategies for every
+//!   domain type in `crmkit::domain::strategy`, so your own property tests can
+//!   draw valid crmkit values.
+
+#![deny(missing_docs, unused_results)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod domain;
+pub mod error;
+
+pub use error::{Error, Result};
