@@ -15,6 +15,7 @@
 //! facts (purchases, survey responses, case events) are immutable once
 //! recorded, and corrections are new facts.
 
+mod channel;
 mod id;
 mod money;
 mod period;
@@ -24,6 +25,7 @@ mod version;
 #[cfg(any(test, feature = "proptest"))]
 pub mod strategy;
 
+pub use channel::*;
 pub use id::*;
 pub use money::*;
 pub use period::*;
