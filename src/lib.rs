@@ -30,5 +30,6 @@
 pub mod domain;
 pub mod error;
 pub mod metrics;
+pub mod store;
 
 pub use error::{Error, Result};

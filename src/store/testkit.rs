@@ -1,0 +1,1 @@
+//! The store conformance test kit (feature `testkit`).
