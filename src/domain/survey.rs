@@ -308,7 +308,7 @@ impl fmt::Display for SurveyKind {
 ///
 /// # Example
 /// ```
-/// use chrono::{TimeZone, Utc};
+/// use chrono::{DateTime, Utc};
 /// use crmkit::domain::{Scale, Survey, SurveyId, SurveyKind};
 /// let survey = Survey::new(
 ///     SurveyId::from_u128(1),
@@ -316,7 +316,7 @@ impl fmt::Display for SurveyKind {
 ///     SurveyKind::Nps,
 ///     Scale::nps(),
 ///     Some("How likely are you to recommend us?".into()),
-///     Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap(),
+///     "2026-01-05T09:00:00Z".parse::<DateTime<Utc>>()?,
 /// )?;
 /// assert_eq!(survey.score(10)?.get(), 10);
 /// assert!(survey.score(11).is_err());
@@ -474,13 +474,13 @@ fn validate_question(q: &str) -> Result<(), ValidationError> {
 ///
 /// # Example
 /// ```
-/// use chrono::{TimeZone, Utc};
+/// use chrono::{DateTime, Utc};
 /// use crmkit::domain::{Channel, CustomerId, InvitationId, Segment, SurveyId, SurveyInvitation};
 /// let inv = SurveyInvitation::new(
 ///     InvitationId::from_u128(1),
 ///     SurveyId::from_u128(2),
 ///     CustomerId::from_u128(3),
-///     Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap(),
+///     "2026-03-01T08:00:00Z".parse::<DateTime<Utc>>()?,
 ///     Channel::Email,
 /// )
 /// .with_segments([Segment::new("vip")?]);
@@ -582,17 +582,17 @@ pub enum Rated {
 ///
 /// # Example
 /// ```
-/// use chrono::{TimeZone, Utc};
+/// use chrono::{DateTime, Utc};
 /// use crmkit::domain::*;
 /// let survey = Survey::new(
 ///     SurveyId::from_u128(1), "Support CSAT", SurveyKind::Csat, Scale::csat5(), None,
-///     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+///     "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>()?,
 /// )?;
 /// let response = SurveyResponse::new(
 ///     ResponseId::from_u128(2),
 ///     &survey,
 ///     CustomerId::from_u128(3),
-///     Utc.with_ymd_and_hms(2026, 2, 1, 12, 0, 0).unwrap(),
+///     "2026-02-01T12:00:00Z".parse::<DateTime<Utc>>()?,
 ///     4,
 /// )?
 /// .with_comment("Quick and friendly, thanks Sam")?
@@ -601,7 +601,7 @@ pub enum Rated {
 /// assert!(!format!("{response:?}").contains("Sam"));
 /// assert!(SurveyResponse::new(
 ///     ResponseId::from_u128(4), &survey, CustomerId::from_u128(3),
-///     Utc.with_ymd_and_hms(2026, 2, 1, 12, 0, 0).unwrap(), 0,
+///     "2026-02-01T12:00:00Z".parse::<DateTime<Utc>>()?, 0,
 /// ).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
