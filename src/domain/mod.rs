@@ -20,6 +20,7 @@ mod id;
 mod money;
 mod period;
 mod personal;
+mod survey;
 mod version;
 
 #[cfg(any(test, feature = "proptest"))]
@@ -30,4 +31,5 @@ pub use id::*;
 pub use money::*;
 pub use period::*;
 pub use personal::*;
+pub use survey::*;
 pub use version::*;

@@ -18,3 +18,4 @@ pub use super::channel::strategies::*;
 pub use super::id::strategies::*;
 pub use super::money::strategies::*;
 pub use super::period::strategies::*;
+pub use super::survey::strategies::*;
