@@ -5,3 +5,7 @@
 
 #[cfg(feature = "proptest")]
 mod domain_props;
+#[cfg(feature = "testkit")]
+mod store_memory;
+#[cfg(all(feature = "sqlite", feature = "testkit"))]
+mod store_sqlite;

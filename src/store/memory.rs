@@ -5,7 +5,8 @@
 //! its work synchronously and releases it before its future completes, so
 //! the lock is never held across an `.await`, operations are serializable,
 //! and the futures complete on their first poll. A unit of work keeps an
-//! undo log and replays it if the work fails or panics.
+//! undo log and replays it if the work fails or panics (a panic is
+//! returned as [`StoreError::Backend`], as the SQLite store does).
 //!
 //! It is the reference the test kit describes: simple enough to be
 //! obviously correct, fast enough for tests and small applications; its
@@ -94,10 +95,9 @@ impl MemoryStore {
                 tx.rollback();
                 Err(e)
             }
-            Err(payload) => {
+            Err(_) => {
                 tx.rollback();
-                drop(state);
-                panic::resume_unwind(payload)
+                Err(E::from(StoreError::backend("the unit of work panicked")))
             }
         }
     }

@@ -72,7 +72,9 @@ mod error;
 pub mod memory;
 #[cfg(feature = "sqlite")]
 mod oneshot;
+mod ports;
 mod record;
+mod records;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
@@ -82,6 +84,7 @@ pub mod testkit;
 
 pub use cursor::{Cursor, Cursors};
 pub use error::StoreError;
+pub use ports::*;
 pub use record::*;
 
 use std::future::Future;
