@@ -1342,8 +1342,8 @@ impl Customer {
     ) -> Option<ConsentStatus> {
         self.consents
             .iter()
-            .filter(|r| &r.purpose == purpose && r.at <= at)
-            .last()
+            .rev()
+            .find(|r| &r.purpose == purpose && r.at <= at)
             .map(|r| r.status)
     }
 
@@ -2027,7 +2027,7 @@ pub(crate) mod strategies {
             #[test]
             fn consent_status_matches_last_record(c in customer(), at in instant()) {
                 for p in c.consents().iter().map(|r| r.purpose.clone()) {
-                    let last = c.consents().iter().filter(|r| r.purpose == p && r.at <= at).last();
+                    let last = c.consents().iter().filter(|r| r.purpose == p && r.at <= at).fold(None, |_, r| Some(r));
                     prop_assert_eq!(c.has_consent(&p, at), last.is_some_and(|r| r.status == ConsentStatus::Given));
                 }
             }
