@@ -756,9 +756,9 @@ pub enum ConsentSource {
 ///
 /// # Example
 /// ```
-/// use chrono::{TimeZone, Utc};
+/// use chrono::{DateTime, Utc};
 /// use crmkit::domain::{ConsentPurpose, ConsentRecord, ConsentSource, ConsentStatus, TextValue};
-/// let at = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+/// let at: DateTime<Utc> = "2026-01-05T09:00:00Z".parse()?;
 /// let r = ConsentRecord::new(ConsentPurpose::Newsletter, ConsentStatus::Given, at, ConsentSource::DoubleOptIn)
 ///     .with_evidence(TextValue::new("confirmation link 7f3a clicked")?);
 /// assert!(r.evidence.is_some());
@@ -824,9 +824,9 @@ impl ConsentRecord {
 ///
 /// # Example
 /// ```
-/// use chrono::{TimeZone, Utc};
+/// use chrono::{DateTime, Utc};
 /// use crmkit::domain::*;
-/// let t0 = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+/// let t0: DateTime<Utc> = "2026-01-05T09:00:00Z".parse()?;
 /// let mut c = Customer::builder(CustomerId::from_u128(1), CustomerKind::Individual, t0)
 ///     .given_name("Ada")
 ///     .family_name("Lovelace")
@@ -1362,9 +1362,9 @@ impl Customer {
     ///
     /// # Example
     /// ```
-    /// use chrono::{TimeZone, Utc};
+    /// use chrono::{DateTime, Utc};
     /// use crmkit::domain::*;
-    /// let t0 = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+    /// let t0: DateTime<Utc> = "2026-01-05T09:00:00Z".parse()?;
     /// let mut c = Customer::builder(CustomerId::from_u128(1), CustomerKind::Individual, t0)
     ///     .display_name("Ada Lovelace")
     ///     .build()?;
