@@ -21,6 +21,7 @@ mod id;
 mod money;
 mod period;
 mod personal;
+mod survey;
 mod version;
 
 #[cfg(any(test, feature = "proptest"))]
@@ -32,4 +33,5 @@ pub use id::*;
 pub use money::*;
 pub use period::*;
 pub use personal::*;
+pub use survey::*;
 pub use version::*;

@@ -19,3 +19,4 @@ pub use super::customer::strategies::*;
 pub use super::id::strategies::*;
 pub use super::money::strategies::*;
 pub use super::period::strategies::*;
+pub use super::survey::strategies::*;
