@@ -16,6 +16,7 @@
 //! recorded, and corrections are new facts.
 
 mod channel;
+mod customer;
 mod id;
 mod money;
 mod period;
@@ -27,6 +28,7 @@ mod version;
 pub mod strategy;
 
 pub use channel::*;
+pub use customer::*;
 pub use id::*;
 pub use money::*;
 pub use period::*;

@@ -15,6 +15,7 @@
 //! crate's own property tests use these same strategies.
 
 pub use super::channel::strategies::*;
+pub use super::customer::strategies::*;
 pub use super::id::strategies::*;
 pub use super::money::strategies::*;
 pub use super::period::strategies::*;
