@@ -86,6 +86,7 @@ pub use cursor::{Cursor, Cursors};
 pub use error::StoreError;
 pub use ports::*;
 pub use record::*;
+pub use records::absorb_customer;
 
 use std::future::Future;
 

@@ -3,13 +3,18 @@
 
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
 use super::{
-    Page, PageRequest, Query, Record, RecordId, StoreError, Transaction, UnitOfWork, page_in,
+    Page, PageRequest, Query, Record, RecordId, StoreError, Transaction, UnitOfWork,
+    absorb_customer, page_in,
 };
 use crate::domain::{
-    InvitationId, ResponseId, Survey, SurveyId, SurveyInvitation, SurveyResponse, Version,
-    Versioned,
+    Customer, CustomerId, InvitationId, ResponseId, Survey, SurveyId, SurveyInvitation,
+    SurveyResponse, Version, Versioned,
 };
+use crate::error::ValidationError;
 
 pub(crate) fn get_or_not_found<I: RecordId, X: Transaction>(
     tx: &mut X,
@@ -152,4 +157,228 @@ store_trait! {
     }
     extra {}
     impl {}
+}
+
+/// Declares [`CustomerExport`] and the loops of erasure, export and merge
+/// over every kind of record about a customer.
+macro_rules! customer_records {
+    ($($field:ident: $R:ty),* $(,)?) => {
+        /// Everything a store holds about one customer, as one serde
+        /// document: the answer to a subject access request.
+        ///
+        /// Records are in [`Key`](super::Key) order within each kind.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[non_exhaustive]
+        pub struct CustomerExport {
+            /// The customer record.
+            pub customer: Versioned<Customer>,
+            $(
+                #[doc = concat!("Every `", stringify!($R), "` about the customer.")]
+                pub $field: Vec<Versioned<$R>>,
+            )*
+        }
+
+        impl CustomerExport {
+            /// The number of records, the customer included.
+            pub fn len(&self) -> usize {
+                1 $(+ self.$field.len())*
+            }
+
+            /// Always false: an export holds at least the customer.
+            pub fn is_empty(&self) -> bool {
+                false
+            }
+        }
+
+        /// Export inside a unit of work.
+        ///
+        /// # Errors
+        /// [`StoreError::NotFound`] for an unknown customer.
+        pub fn export_customer_in<X: Transaction>(
+            tx: &mut X,
+            id: CustomerId,
+        ) -> Result<CustomerExport, StoreError> {
+            let customer = get_or_not_found(tx, id)?;
+            Ok(CustomerExport {
+                customer,
+                $($field: tx.scan_all::<$R>(&Query::Customer(id))?,)*
+            })
+        }
+
+        fn erase_records<X: Transaction>(
+            tx: &mut X,
+            id: CustomerId,
+            at: DateTime<Utc>,
+        ) -> Result<usize, StoreError> {
+            let mut n = 0;
+            $(n += erase_kind::<$R, X>(tx, id, at)?;)*
+            Ok(n)
+        }
+
+        fn reassign_records<X: Transaction>(
+            tx: &mut X,
+            from: CustomerId,
+            to: CustomerId,
+        ) -> Result<usize, StoreError> {
+            let mut n = 0;
+            $(n += reassign_kind::<$R, X>(tx, from, to)?;)*
+            Ok(n)
+        }
+    };
+}
+
+customer_records! {
+    invitations: SurveyInvitation,
+    responses: SurveyResponse,
+}
+
+fn erase_kind<R: Record, X: Transaction>(
+    tx: &mut X,
+    id: CustomerId,
+    at: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for v in tx.scan_all::<R>(&Query::Customer(id))? {
+        let (mut record, version) = v.into_parts();
+        if record.erase_personal(at) {
+            let _ = tx.replace(record, version)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn reassign_kind<R: Record, X: Transaction>(
+    tx: &mut X,
+    from: CustomerId,
+    to: CustomerId,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for v in tx.scan_all::<R>(&Query::Customer(from))? {
+        let (mut record, version) = v.into_parts();
+        if record.reassign(from, to)? {
+            let _ = tx.replace(record, version)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// What an erasure changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ErasureReport {
+    /// Records whose personal data was replaced, the customer included.
+    pub records: usize,
+}
+
+/// What a merge changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MergeReport {
+    /// The surviving customer, with the absorbed one's data combined in.
+    pub customer: Versioned<Customer>,
+    /// Records re-pointed from the absorbed customer.
+    pub moved: usize,
+}
+
+/// Erasure inside a unit of work: the customer and every record about them
+/// lose their personal data; anonymous facts stay.
+///
+/// # Errors
+/// [`StoreError::NotFound`] for an unknown customer.
+pub fn erase_customer_in<X: Transaction>(
+    tx: &mut X,
+    id: CustomerId,
+    at: DateTime<Utc>,
+) -> Result<ErasureReport, StoreError> {
+    let (mut customer, version) = get_or_not_found(tx, id)?.into_parts();
+    let mut records = 0;
+    if customer.erase_personal(at) {
+        let _ = tx.replace(customer, version)?;
+        records += 1;
+    }
+    records += erase_records(tx, id, at)?;
+    tx.erased();
+    Ok(ErasureReport { records })
+}
+
+/// Merge inside a unit of work: every record of `absorbed` is re-pointed to
+/// `keep`, the absorbed customer's data is combined into `keep`
+/// ([`absorb_customer`]) and the absorbed customer is deleted.
+///
+/// # Errors
+/// [`StoreError::NotFound`] for an unknown customer, [`StoreError::Invalid`]
+/// when `keep == absorbed` or the combined customer is invalid.
+pub fn merge_customers_in<X: Transaction>(
+    tx: &mut X,
+    keep: CustomerId,
+    absorbed: CustomerId,
+) -> Result<MergeReport, StoreError> {
+    if keep == absorbed {
+        return Err(StoreError::Invalid(ValidationError::Inconsistent {
+            field: "merge",
+            reason: format!("cannot merge customer {keep} into itself"),
+        }));
+    }
+    let (mut survivor, version) = get_or_not_found(tx, keep)?.into_parts();
+    let (other, other_version) = get_or_not_found(tx, absorbed)?.into_parts();
+    absorb_customer(&mut survivor, &other)?;
+    let customer = tx.replace(survivor, version)?;
+    let moved = reassign_records(tx, absorbed, keep)?;
+    tx.delete(absorbed, Some(other_version))?;
+    Ok(MergeReport { customer, moved })
+}
+
+store_trait! {
+    /// Customers, with the operations that span every record about one
+    /// customer: erasure, export and merge.
+    ///
+    /// Listings take any [`Query`]: all customers, by segment, by creation
+    /// time. Erasure, export and merge cover every kind of record the store
+    /// holds about the customer, each in one unit of work.
+    ///
+    /// Implemented for every [`UnitOfWork`] store; see the [module
+    /// contract](super#contract).
+    pub trait CustomerStore {
+        Customer, CustomerId => {
+            create create_customer, get get_customer, update update_customer,
+            delete delete_customer, bulk insert_customers, list customers
+        }
+    }
+    extra {
+        /// Erases the customer's personal data and that of every record
+        /// about them, in one unit of work, keeping the anonymous facts
+        /// metrics need; `at` is recorded as the erasure time. Stores that
+        /// can, also remove the old values physically.
+        ///
+        /// # Errors
+        /// [`StoreError::NotFound`].
+        fn erase_customer(&self, id: CustomerId, at: DateTime<Utc>) -> impl Future<Output = Result<ErasureReport, StoreError>> + Send;
+
+        /// Everything stored about the customer, as one serde document.
+        ///
+        /// # Errors
+        /// [`StoreError::NotFound`].
+        fn export_customer(&self, id: CustomerId) -> impl Future<Output = Result<CustomerExport, StoreError>> + Send;
+
+        /// Merges `absorbed` into `keep` in one unit of work: history is
+        /// re-pointed, the customer records are combined, `absorbed` is
+        /// deleted.
+        ///
+        /// # Errors
+        /// [`StoreError::NotFound`], [`StoreError::Invalid`].
+        fn merge_customers(&self, keep: CustomerId, absorbed: CustomerId) -> impl Future<Output = Result<MergeReport, StoreError>> + Send;
+    }
+    impl {
+        fn erase_customer(&self, id: CustomerId, at: DateTime<Utc>) -> impl Future<Output = Result<ErasureReport, StoreError>> + Send {
+            self.transaction(move |tx| erase_customer_in(tx, id, at))
+        }
+        fn export_customer(&self, id: CustomerId) -> impl Future<Output = Result<CustomerExport, StoreError>> + Send {
+            self.transaction(move |tx| export_customer_in(tx, id))
+        }
+        fn merge_customers(&self, keep: CustomerId, absorbed: CustomerId) -> impl Future<Output = Result<MergeReport, StoreError>> + Send {
+            self.transaction(move |tx| merge_customers_in(tx, keep, absorbed))
+        }
+    }
 }

@@ -44,8 +44,9 @@ pub trait Record: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + '
         Vec::new()
     }
     /// Replaces the personal data with erased placeholders and keeps the
-    /// anonymous facts. Returns whether anything changed.
-    fn erase_personal(&mut self) -> bool;
+    /// anonymous facts; `at` is the time of the erasure. Returns whether
+    /// anything changed.
+    fn erase_personal(&mut self, at: DateTime<Utc>) -> bool;
     /// Re-points the record from customer `from` to customer `to` (merge).
     /// Returns whether anything changed.
     ///

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Record, RecordId};
 use crate::domain::{
-    CustomerId, InvitationId, ResponseId, Segment, Survey, SurveyId, SurveyInvitation,
+    Customer, CustomerId, InvitationId, ResponseId, Segment, Survey, SurveyId, SurveyInvitation,
     SurveyResponse,
 };
 use crate::error::ValidationError;
@@ -28,6 +28,7 @@ macro_rules! record_id {
 }
 
 record_id!(
+    CustomerId => Customer,
     SurveyId => Survey,
     InvitationId => SurveyInvitation,
     ResponseId => SurveyResponse,
@@ -69,7 +70,7 @@ impl Record for Survey {
     fn survey(&self) -> Option<SurveyId> {
         Some(Survey::id(self))
     }
-    fn erase_personal(&mut self) -> bool {
+    fn erase_personal(&mut self, _at: DateTime<Utc>) -> bool {
         false
     }
     fn reassign(&mut self, _: CustomerId, _: CustomerId) -> Result<bool, ValidationError> {
@@ -96,7 +97,7 @@ impl Record for SurveyInvitation {
     fn segments(&self) -> Vec<Segment> {
         SurveyInvitation::segments(self).iter().cloned().collect()
     }
-    fn erase_personal(&mut self) -> bool {
+    fn erase_personal(&mut self, _at: DateTime<Utc>) -> bool {
         // An invitation holds no personal data: ids, time, channel, segments.
         false
     }
@@ -124,7 +125,7 @@ impl Record for SurveyResponse {
     fn segments(&self) -> Vec<Segment> {
         SurveyResponse::segments(self).iter().cloned().collect()
     }
-    fn erase_personal(&mut self) -> bool {
+    fn erase_personal(&mut self, _at: DateTime<Utc>) -> bool {
         let had = self.comment().is_some();
         SurveyResponse::erase_personal(self);
         had
@@ -132,4 +133,86 @@ impl Record for SurveyResponse {
     fn reassign(&mut self, from: CustomerId, to: CustomerId) -> Result<bool, ValidationError> {
         reassign_field(self, "customer", from, to)
     }
+}
+
+impl Record for Customer {
+    const KIND: &'static str = "customers";
+    const IMMUTABLE: bool = false;
+    type Id = CustomerId;
+    fn id(&self) -> CustomerId {
+        Customer::id(self)
+    }
+    fn time(&self) -> DateTime<Utc> {
+        self.created_at()
+    }
+    fn customer(&self) -> Option<CustomerId> {
+        Some(Customer::id(self))
+    }
+    fn segments(&self) -> Vec<Segment> {
+        Customer::segments(self).iter().cloned().collect()
+    }
+    fn erase_personal(&mut self, at: DateTime<Utc>) -> bool {
+        let before = self.clone();
+        self.erase(at);
+        *self != before
+    }
+    fn reassign(&mut self, _: CustomerId, _: CustomerId) -> Result<bool, ValidationError> {
+        // The customer record itself is combined by the merge, not re-pointed.
+        Ok(false)
+    }
+}
+
+/// Combines the record of a customer found to be the same person into
+/// `keep`: contact points, consent history, segments, tags and attributes
+/// `keep` lacks are added; names, preferred channel and locale fill gaps
+/// only. Nothing of `other` is lost unless `keep` already holds it.
+///
+/// # Errors
+/// A [`ValidationError`] when the combined customer would be invalid.
+pub fn absorb_customer(keep: &mut Customer, other: &Customer) -> Result<(), ValidationError> {
+    for cp in other.contact_points() {
+        if !keep.contact_points().iter().any(|k| k.value == cp.value) {
+            keep.add_contact_point(cp.clone())?;
+        }
+    }
+    for c in other.consents() {
+        if !keep.consents().contains(c) {
+            keep.record_consent(c.clone())?;
+        }
+    }
+    if keep.display_name().is_none()
+        && let Some(n) = other.display_name()
+    {
+        keep.set_display_name(Some(n.expose().clone()))?;
+    }
+    if keep.given_name().is_none() && keep.family_name().is_none() {
+        let given = other.given_name().map(|n| n.expose().clone());
+        let family = other.family_name().map(|n| n.expose().clone());
+        if given.is_some() || family.is_some() {
+            keep.set_person_name(given, family)?;
+        }
+    }
+    if keep.organisation_name().is_none()
+        && let Some(n) = other.organisation_name()
+    {
+        keep.set_organisation_name(Some(n.expose().clone()))?;
+    }
+    if keep.preferred_channel().is_none() {
+        keep.set_preferred_channel(other.preferred_channel());
+    }
+    if keep.locale().is_none() {
+        keep.set_locale(other.locale().cloned());
+    }
+    for s in other.segments() {
+        let _ = keep.add_segment(s.clone());
+    }
+    for t in other.tags() {
+        let _ = keep.add_tag(t.clone());
+    }
+    for (k, v) in other.attributes() {
+        if !keep.attributes().contains_key(k) {
+            keep.set_attribute(k.clone(), v.clone())?;
+        }
+    }
+    Ok(())
 }
