@@ -687,3 +687,380 @@ pub(crate) mod strategies {
             )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+    use proptest::prelude::*;
+
+    fn t(h: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap() + Duration::hours(h)
+    }
+    const AGENT: Actor = Actor::Agent(AgentId::from_u128(7));
+    const BOT: Actor = Actor::Bot(BotId::from_u128(8));
+
+    fn ev(h: i64, actor: Actor, kind: CaseEventKind) -> CaseEvent {
+        CaseEvent::new(t(h), actor, kind)
+    }
+
+    fn created() -> CaseEvent {
+        ev(
+            0,
+            Actor::Customer,
+            CaseEventKind::Created {
+                by_agent: false,
+                public_message: true,
+            },
+        )
+    }
+
+    fn new_case() -> Case {
+        Case::open(
+            CaseId::from_u128(1),
+            CustomerId::from_u128(2),
+            "Login fails",
+            Priority::High,
+            Channel::Email,
+            created(),
+        )
+        .unwrap()
+    }
+
+    fn transition(from: &str, to: &str) -> ValidationError {
+        ValidationError::Transition {
+            field: EVENTS,
+            from: from.into(),
+            to: to.into(),
+        }
+    }
+
+    #[test]
+    fn open_starts_new_with_created_event() {
+        let c = new_case();
+        assert_eq!(c.status(), CaseStatus::New);
+        assert_eq!(c.created_at(), t(0));
+        assert_eq!(c.events().len(), 1);
+        assert_eq!(c.assignee(), None);
+    }
+
+    #[test]
+    fn open_rejects_bad_subject_and_non_created_first_event() {
+        let open = |subject: &str, first| {
+            Case::open(
+                CaseId::from_u128(1),
+                CustomerId::from_u128(2),
+                subject,
+                Priority::Low,
+                Channel::Email,
+                first,
+            )
+        };
+        assert_eq!(
+            open(" ", created()).unwrap_err(),
+            ValidationError::Empty {
+                field: "case.subject"
+            }
+        );
+        assert!(matches!(
+            open(&"x".repeat(501), created()).unwrap_err(),
+            ValidationError::TooLong {
+                len: 501,
+                max: 500,
+                ..
+            }
+        ));
+        // A solve before creation is impossible.
+        assert_eq!(
+            open("s", ev(0, AGENT, CaseEventKind::Solved)).unwrap_err(),
+            transition("(not created)", "solved")
+        );
+    }
+
+    #[test]
+    fn created_only_once() {
+        let mut c = new_case();
+        assert_eq!(
+            c.record(created()).unwrap_err(),
+            ValidationError::Duplicate {
+                field: EVENTS,
+                value: "created".into()
+            }
+        );
+    }
+
+    #[test]
+    fn events_before_the_last_are_rejected_but_equal_times_accepted() {
+        let mut c = new_case();
+        c.record(ev(2, Actor::Customer, CaseEventKind::CustomerReply))
+            .unwrap();
+        let err = c
+            .record(ev(1, AGENT, CaseEventKind::PublicReply))
+            .unwrap_err();
+        assert!(matches!(err, ValidationError::Order { field: EVENTS, .. }));
+        c.record(ev(2, AGENT, CaseEventKind::PublicReply)).unwrap();
+        assert_eq!(c.events().len(), 3);
+    }
+
+    #[test]
+    fn actors_must_match_kinds() {
+        let mut c = new_case();
+        for (actor, kind) in [
+            (Actor::Customer, CaseEventKind::PublicReply),
+            (AGENT, CaseEventKind::CustomerReply),
+            (AGENT, CaseEventKind::BotReply),
+        ] {
+            assert!(matches!(
+                c.record(ev(1, actor, kind)).unwrap_err(),
+                ValidationError::Inconsistent { .. }
+            ));
+        }
+        let by_agent_from_customer = ev(
+            0,
+            Actor::Customer,
+            CaseEventKind::Created {
+                by_agent: true,
+                public_message: false,
+            },
+        );
+        assert!(
+            Case::open(
+                CaseId::from_u128(1),
+                CustomerId::from_u128(2),
+                "s",
+                Priority::Low,
+                Channel::Email,
+                by_agent_from_customer
+            )
+            .is_err()
+        );
+        assert_eq!(c.events().len(), 1, "failed records change nothing");
+    }
+
+    #[test]
+    fn status_follows_the_table() {
+        let mut c = new_case();
+        // New + CustomerReply stays New.
+        c.record(ev(1, Actor::Customer, CaseEventKind::CustomerReply))
+            .unwrap();
+        assert_eq!(c.status(), CaseStatus::New);
+        // Assigned moves New to Open and sets the assignee.
+        c.record(ev(
+            1,
+            Actor::System,
+            CaseEventKind::Assigned {
+                agent: Some(AgentId::from_u128(7)),
+                team: Some(TeamId::from_u128(9)),
+            },
+        ))
+        .unwrap();
+        assert_eq!(c.status(), CaseStatus::Open);
+        assert_eq!(c.assignee(), Some(AgentId::from_u128(7)));
+        assert_eq!(c.team(), Some(TeamId::from_u128(9)));
+        // PublicReply -> Pending; CustomerReply -> Open.
+        c.record(ev(2, AGENT, CaseEventKind::PublicReply)).unwrap();
+        assert_eq!(c.status(), CaseStatus::Pending);
+        c.record(ev(3, Actor::Customer, CaseEventKind::CustomerReply))
+            .unwrap();
+        assert_eq!(c.status(), CaseStatus::Open);
+        // OnHold via StatusChanged; a customer reply keeps it on hold.
+        c.record(ev(
+            4,
+            AGENT,
+            CaseEventKind::StatusChanged {
+                to: CaseStatus::OnHold,
+            },
+        ))
+        .unwrap();
+        c.record(ev(5, Actor::Customer, CaseEventKind::CustomerReply))
+            .unwrap();
+        assert_eq!(c.status(), CaseStatus::OnHold);
+        // StatusChanged cannot target New, Solved or Closed.
+        for to in [CaseStatus::New, CaseStatus::Solved, CaseStatus::Closed] {
+            assert_eq!(
+                c.record(ev(6, AGENT, CaseEventKind::StatusChanged { to }))
+                    .unwrap_err(),
+                transition("on_hold", "status_changed")
+            );
+        }
+        // Bot reply leaves it; escalation opens it.
+        c.record(ev(6, BOT, CaseEventKind::BotReply)).unwrap();
+        assert_eq!(c.status(), CaseStatus::OnHold);
+        c.record(ev(6, BOT, CaseEventKind::EscalatedToHuman))
+            .unwrap();
+        assert_eq!(c.status(), CaseStatus::Open);
+    }
+
+    #[test]
+    fn solved_cases_reopen_only_through_reopened() {
+        let mut c = new_case();
+        // Reopen of a case that is not solved is rejected.
+        assert_eq!(
+            c.record(ev(1, Actor::Customer, CaseEventKind::Reopened))
+                .unwrap_err(),
+            transition("new", "reopened")
+        );
+        c.record(ev(1, AGENT, CaseEventKind::Solved)).unwrap();
+        assert_eq!(c.status(), CaseStatus::Solved);
+        assert_eq!(
+            c.record(ev(2, AGENT, CaseEventKind::Solved)).unwrap_err(),
+            transition("solved", "solved")
+        );
+        for (actor, kind) in [
+            (Actor::Customer, CaseEventKind::CustomerReply),
+            (AGENT, CaseEventKind::PublicReply),
+            (BOT, CaseEventKind::BotReply),
+        ] {
+            assert!(matches!(
+                c.record(ev(2, actor, kind)).unwrap_err(),
+                ValidationError::Transition { .. }
+            ));
+        }
+        // Notes are allowed on a solved case and keep it solved.
+        c.record(ev(2, AGENT, CaseEventKind::PrivateNote)).unwrap();
+        assert_eq!(c.status(), CaseStatus::Solved);
+        // Reopen of a solved case is allowed.
+        c.record(ev(3, Actor::Customer, CaseEventKind::Reopened))
+            .unwrap();
+        assert_eq!(c.status(), CaseStatus::Open);
+        c.record(ev(4, Actor::Customer, CaseEventKind::CustomerReply))
+            .unwrap();
+    }
+
+    #[test]
+    fn closed_is_terminal() {
+        let mut c = new_case();
+        c.record(ev(1, AGENT, CaseEventKind::Solved)).unwrap();
+        c.record(ev(2, Actor::System, CaseEventKind::Closed))
+            .unwrap();
+        assert_eq!(c.status(), CaseStatus::Closed);
+        // Reply after close rejected, reopen of closed rejected, and so on.
+        for (actor, kind, name) in [
+            (
+                Actor::Customer,
+                CaseEventKind::CustomerReply,
+                "customer_reply",
+            ),
+            (Actor::Customer, CaseEventKind::Reopened, "reopened"),
+            (AGENT, CaseEventKind::PrivateNote, "private_note"),
+            (Actor::System, CaseEventKind::Closed, "closed"),
+            (
+                Actor::System,
+                CaseEventKind::Assigned {
+                    agent: None,
+                    team: None,
+                },
+                "assigned",
+            ),
+        ] {
+            assert_eq!(
+                c.record(ev(3, actor, kind)).unwrap_err(),
+                transition("closed", name)
+            );
+        }
+        assert_eq!(c.events().len(), 3);
+    }
+
+    #[test]
+    fn unsolved_cases_may_be_closed_directly() {
+        let mut c = new_case();
+        c.record(ev(1, Actor::System, CaseEventKind::Closed))
+            .unwrap();
+        assert_eq!(c.status(), CaseStatus::Closed);
+    }
+
+    #[test]
+    fn bodies_are_validated_redacted_and_erased() {
+        let e = ev(1, AGENT, CaseEventKind::PrivateNote)
+            .with_body("call back at 5")
+            .unwrap();
+        assert!(!format!("{e:?}").contains("call back"));
+        assert!(matches!(
+            ev(1, AGENT, CaseEventKind::PrivateNote)
+                .with_body("x".repeat(10_001))
+                .unwrap_err(),
+            ValidationError::TooLong {
+                len: 10_001,
+                max: 10_000,
+                ..
+            }
+        ));
+        let mut c = new_case();
+        c.record(e).unwrap();
+        assert!(!format!("{c:?}").contains("Login"));
+        c.erase_personal();
+        assert_eq!(c.subject().expose(), ERASED);
+        assert!(c.events().iter().all(|e| e.body().is_none()));
+        assert_eq!(c.events().len(), 2);
+    }
+
+    #[test]
+    fn json_replays_events_through_validation() {
+        let mut c = new_case();
+        c.record(ev(1, AGENT, CaseEventKind::Solved)).unwrap();
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(serde_json::from_value::<Case>(json.clone()).unwrap(), c);
+        // Swap the two events: Solved first is rejected.
+        let mut swapped = json.clone();
+        let events = swapped["events"].as_array_mut().unwrap();
+        events.swap(0, 1);
+        assert!(serde_json::from_value::<Case>(swapped).is_err());
+        let mut empty = json.clone();
+        empty["events"] = serde_json::json!([]);
+        assert!(serde_json::from_value::<Case>(empty).is_err());
+        let mut blank_body = json;
+        blank_body["events"][1]["body"] = serde_json::json!("  ");
+        assert!(serde_json::from_value::<Case>(blank_body).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn generated_cases_round_trip(c in strategies::case()) {
+            let json = serde_json::to_string(&c).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Case>(&json).unwrap(), c);
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(s in ".{0,200}") {
+            let _ = serde_json::from_str::<Case>(&s);
+            let _ = serde_json::from_str::<CaseEvent>(&s);
+        }
+
+        #[test]
+        fn shuffled_histories_equal_the_original_or_are_rejected(
+            c in strategies::case(),
+            seed in any::<u64>(),
+        ) {
+            let mut events = c.events().to_vec();
+            // Fisher-Yates with a xorshift generator seeded by proptest.
+            let mut state = seed | 1;
+            for i in (1..events.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                events.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+            let mut json = serde_json::to_value(&c).unwrap();
+            json["events"] = serde_json::to_value(&events).unwrap();
+            if let Ok(back) = serde_json::from_value::<Case>(json) {
+                // Accepted histories are in time order, so only events at
+                // the same instant can have moved; with distinct times the
+                // result must be the original.
+                let times = |c: &Case| c.events().iter().map(CaseEvent::at).collect::<Vec<_>>();
+                prop_assert_eq!(times(&back), times(&c));
+                let distinct = c.events().windows(2).all(|w| w[0].at() < w[1].at());
+                if distinct {
+                    prop_assert_eq!(back, c);
+                }
+            }
+        }
+
+        #[test]
+        fn a_prefix_of_a_valid_history_plus_an_event_after_close_is_rejected(c in strategies::case()) {
+            prop_assume!(c.status() == CaseStatus::Closed);
+            let mut c = c;
+            let last = c.events().last().unwrap().at();
+            prop_assert!(c.record(CaseEvent::new(last, AGENT, CaseEventKind::PrivateNote)).is_err());
+        }
+    }
+}
