@@ -492,3 +492,119 @@ pub(crate) mod strategies {
             )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+    use proptest::prelude::*;
+
+    fn base() -> Interaction {
+        Interaction::new(
+            InteractionId::from_u128(1),
+            CustomerId::from_u128(2),
+            Channel::Phone,
+            Direction::Inbound,
+            InteractionPurpose::Complaint,
+            Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
+        )
+    }
+
+    #[test]
+    fn duration_must_be_non_negative_and_bounded() {
+        assert!(matches!(
+            base().with_duration(Duration::nanoseconds(-1)).unwrap_err(),
+            ValidationError::OutOfRange {
+                field: "interaction.duration",
+                ..
+            }
+        ));
+        assert!(base().with_duration(Duration::days(31)).is_ok());
+        assert!(
+            base()
+                .with_duration(Duration::days(31) + Duration::nanoseconds(1))
+                .is_err()
+        );
+        assert_eq!(
+            base().with_duration(Duration::zero()).unwrap().duration(),
+            Some(Duration::zero())
+        );
+    }
+
+    #[test]
+    fn summary_rules_redaction_and_erasure() {
+        assert_eq!(
+            base().with_summary(" \n ").unwrap_err(),
+            ValidationError::Empty {
+                field: "interaction.summary"
+            }
+        );
+        assert!(matches!(
+            base().with_summary("é".repeat(10_001)).unwrap_err(),
+            ValidationError::TooLong {
+                len: 10_001,
+                max: 10_000,
+                ..
+            }
+        ));
+        let mut i = base()
+            .with_summary("é".repeat(10_000))
+            .unwrap()
+            .with_summary("Angry about\nthe invoice")
+            .unwrap();
+        assert!(!format!("{i:?}").contains("Angry"));
+        i.erase_personal();
+        assert_eq!(i.summary(), None);
+    }
+
+    #[test]
+    fn sentiment_range_is_inclusive() {
+        assert!(Sentiment::new(Decimal::ONE).is_ok());
+        assert!(Sentiment::new(Decimal::NEGATIVE_ONE).is_ok());
+        // 1.0001 and -1.0001 are just outside.
+        assert!(Sentiment::new(Decimal::new(10_001, 4)).is_err());
+        assert!(Sentiment::new(Decimal::new(-10_001, 4)).is_err());
+        assert!(serde_json::from_str::<Sentiment>("\"1.5\"").is_err());
+        assert!(!Sentiment::NEUTRAL.is_positive() && !Sentiment::NEUTRAL.is_negative());
+    }
+
+    #[test]
+    fn json_validates() {
+        let i = base()
+            .with_duration(Duration::milliseconds(1500))
+            .unwrap()
+            .with_handler(Handler::Agent {
+                agent: AgentId::from_u128(3),
+                team: None,
+            });
+        let mut v = serde_json::to_value(&i).unwrap();
+        // 1500 ms = 1_500_000_000 ns.
+        assert_eq!(v["duration_ns"], 1_500_000_000i64);
+        assert_eq!(serde_json::from_value::<Interaction>(v.clone()).unwrap(), i);
+        v["duration_ns"] = serde_json::json!(-5);
+        assert!(serde_json::from_value::<Interaction>(v.clone()).is_err());
+        v["duration_ns"] = serde_json::json!(null);
+        v["summary"] = serde_json::json!("");
+        assert!(serde_json::from_value::<Interaction>(v.clone()).is_err());
+        v["summary"] = serde_json::json!(null);
+        v["sentiment"] = serde_json::json!("-2");
+        assert!(serde_json::from_value::<Interaction>(v).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn json_round_trip(i in strategies::interaction()) {
+            let json = serde_json::to_string(&i).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Interaction>(&json).unwrap(), i);
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(s in ".{0,200}", i in strategies::interaction(), cut in any::<prop::sample::Index>()) {
+            let _ = serde_json::from_str::<Interaction>(&s);
+            let json = serde_json::to_string(&i).unwrap();
+            let mut cut_at = cut.index(json.len() + 1);
+            while !json.is_char_boundary(cut_at) { cut_at -= 1; }
+            let _ = serde_json::from_str::<Interaction>(&json[..cut_at]);
+        }
+    }
+}

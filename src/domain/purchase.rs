@@ -322,3 +322,134 @@ pub(crate) mod strategies {
             )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Currency;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap()
+    }
+    fn eur(d: rust_decimal::Decimal) -> Money {
+        Money::new(d, Currency::EUR)
+    }
+    fn p(kind: PurchaseKind, amount: Money) -> Result<Purchase, ValidationError> {
+        Purchase::new(
+            PurchaseId::from_u128(1),
+            CustomerId::from_u128(2),
+            at(),
+            kind,
+            amount,
+        )
+    }
+    const REFUND: PurchaseKind = PurchaseKind::Refund { of: None };
+
+    #[test]
+    fn sale_amounts_are_non_negative() {
+        assert!(p(PurchaseKind::Sale, eur(dec!(0))).is_ok());
+        assert!(matches!(
+            p(PurchaseKind::Sale, eur(dec!(-0.01))).unwrap_err(),
+            ValidationError::OutOfRange {
+                field: "purchase.amount",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn refunds_are_positive_and_signed_negative() {
+        assert!(p(REFUND, eur(dec!(0))).is_err());
+        assert!(p(REFUND, eur(dec!(-5))).is_err());
+        let r = p(REFUND, eur(dec!(5)))
+            .unwrap()
+            .with_margin(eur(dec!(2)))
+            .unwrap();
+        assert!(r.is_refund());
+        assert_eq!(r.amount(), eur(dec!(5)));
+        assert_eq!(r.signed_amount(), eur(dec!(-5)));
+        assert_eq!(r.signed_margin(), Some(eur(dec!(-2))));
+        let s = p(PurchaseKind::Sale, eur(dec!(5))).unwrap();
+        assert_eq!(s.signed_amount(), eur(dec!(5)));
+        assert!(matches!(
+            p(
+                PurchaseKind::Refund {
+                    of: Some(PurchaseId::from_u128(1))
+                },
+                eur(dec!(5))
+            )
+            .unwrap_err(),
+            ValidationError::Inconsistent {
+                field: "purchase.kind",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn margin_same_currency_and_at_most_amount() {
+        let s = p(PurchaseKind::Sale, eur(dec!(10))).unwrap();
+        assert!(matches!(
+            s.clone()
+                .with_margin(Money::new(dec!(1), Currency::USD))
+                .unwrap_err(),
+            ValidationError::Inconsistent {
+                field: "purchase.margin",
+                ..
+            }
+        ));
+        assert!(s.clone().with_margin(eur(dec!(10.01))).is_err());
+        assert!(s.clone().with_margin(eur(dec!(10))).is_ok());
+        // A loss-making sale has a negative margin.
+        assert!(s.with_margin(eur(dec!(-3))).is_ok());
+    }
+
+    #[test]
+    fn order_reference_is_a_single_line_label() {
+        let s = p(PurchaseKind::Sale, eur(dec!(1))).unwrap();
+        assert!(s.clone().with_order_reference("").is_err());
+        assert!(s.clone().with_order_reference("A\nB").is_err());
+        assert!(s.clone().with_order_reference("x".repeat(129)).is_err());
+        assert_eq!(
+            s.with_order_reference("SO-1").unwrap().order_reference(),
+            Some("SO-1")
+        );
+    }
+
+    #[test]
+    fn json_validates() {
+        let s = p(PurchaseKind::Sale, eur(dec!(10))).unwrap();
+        let mut v = serde_json::to_value(&s).unwrap();
+        v["margin"] = serde_json::json!({"amount": "11", "currency": "EUR"});
+        assert!(serde_json::from_value::<Purchase>(v.clone()).is_err());
+        v["margin"] = serde_json::json!(null);
+        v["kind"] = serde_json::json!({"refund": {"of": null}});
+        v["amount"] = serde_json::json!({"amount": "-1", "currency": "EUR"});
+        assert!(serde_json::from_value::<Purchase>(v).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn json_round_trip(x in strategies::purchase()) {
+            let json = serde_json::to_string(&x).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Purchase>(&json).unwrap(), x);
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(s in ".{0,200}", x in strategies::purchase(), cut in any::<prop::sample::Index>()) {
+            let _ = serde_json::from_str::<Purchase>(&s);
+            let json = serde_json::to_string(&x).unwrap();
+            let mut cut_at = cut.index(json.len() + 1);
+            while !json.is_char_boundary(cut_at) { cut_at -= 1; }
+            let _ = serde_json::from_str::<Purchase>(&json[..cut_at]);
+        }
+
+        #[test]
+        fn signed_amount_is_never_positive_for_refunds(x in strategies::purchase()) {
+            prop_assert_eq!(x.signed_amount().is_negative(), x.is_refund());
+        }
+    }
+}
