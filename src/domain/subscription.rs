@@ -383,3 +383,205 @@ pub(crate) mod strategies {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    fn t(d: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::days(d)
+    }
+    fn eur(n: i64) -> Money {
+        Money::new(Decimal::from(n), Currency::EUR)
+    }
+    fn sub() -> Subscription {
+        Subscription::new(
+            SubscriptionId::from_u128(1),
+            CustomerId::from_u128(2),
+            Segment::new("pro").unwrap(),
+            t(0),
+            eur(50),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn initial_mrr_must_be_non_negative() {
+        let r = Subscription::new(
+            SubscriptionId::from_u128(1),
+            CustomerId::from_u128(2),
+            Segment::new("pro").unwrap(),
+            t(0),
+            eur(-1),
+        );
+        assert!(matches!(r.unwrap_err(), ValidationError::OutOfRange { .. }));
+    }
+
+    #[test]
+    fn mrr_changes_are_ordered_same_currency_non_negative() {
+        let mut s = sub();
+        s.change_mrr(t(10), eur(80)).unwrap();
+        // Same instant as the last change is allowed (non-decreasing).
+        s.change_mrr(t(10), eur(70)).unwrap();
+        assert!(matches!(
+            s.change_mrr(t(9), eur(60)).unwrap_err(),
+            ValidationError::Order { .. }
+        ));
+        assert!(matches!(
+            s.change_mrr(t(11), Money::new(Decimal::ONE, Currency::USD))
+                .unwrap_err(),
+            ValidationError::Inconsistent { .. }
+        ));
+        assert!(matches!(
+            s.change_mrr(t(11), eur(-1)).unwrap_err(),
+            ValidationError::OutOfRange { .. }
+        ));
+        assert_eq!(s.mrr_changes().len(), 3);
+        // The later of two changes at one instant wins.
+        assert_eq!(s.mrr_at(t(10)), Some(eur(70)));
+    }
+
+    #[test]
+    fn mrr_at_follows_the_history() {
+        let mut s = sub();
+        s.change_mrr(t(10), eur(80)).unwrap();
+        s.change_mrr(t(20), eur(0)).unwrap();
+        s.cancel(t(30), None).unwrap();
+        assert_eq!(s.mrr_at(t(-1)), None);
+        assert_eq!(s.mrr_at(t(0)), Some(eur(50)));
+        assert_eq!(s.mrr_at(t(10) - Duration::nanoseconds(1)), Some(eur(50)));
+        assert_eq!(s.mrr_at(t(10)), Some(eur(80)));
+        assert_eq!(s.mrr_at(t(25)), Some(eur(0)));
+        assert_eq!(s.mrr_at(t(30)), None);
+    }
+
+    #[test]
+    fn cancel_rules() {
+        let mut s = sub();
+        s.change_mrr(t(10), eur(80)).unwrap();
+        // Cancel before the start (and before the last change) is an Order error.
+        assert!(matches!(
+            s.cancel(t(-1), None).unwrap_err(),
+            ValidationError::Order { .. }
+        ));
+        assert!(matches!(
+            s.cancel(t(5), None).unwrap_err(),
+            ValidationError::Order { .. }
+        ));
+        assert!(matches!(
+            s.cancel(t(12), Some(t(-1))).unwrap_err(),
+            ValidationError::Order {
+                field: "subscription.paid_through",
+                ..
+            }
+        ));
+        assert_eq!(s.cancelled_at(), None, "failed cancels change nothing");
+        s.cancel(t(12), Some(t(40))).unwrap();
+        assert!(matches!(
+            s.cancel(t(13), None).unwrap_err(),
+            ValidationError::Transition { .. }
+        ));
+        assert!(matches!(
+            s.change_mrr(t(13), eur(1)).unwrap_err(),
+            ValidationError::Transition { .. }
+        ));
+    }
+
+    #[test]
+    fn activity_depends_on_policy() {
+        let mut s = sub();
+        assert!(!s.is_active_at(t(-1), PaidUpPolicy::EndsAtCancellation));
+        assert!(s.is_active_at(t(0), PaidUpPolicy::EndsAtCancellation));
+        assert!(s.is_active_at(t(1000), PaidUpPolicy::EndsAtCancellation));
+        s.cancel(t(12), Some(t(40))).unwrap();
+        let (a, e) = (
+            PaidUpPolicy::ActiveUntilPaidThrough,
+            PaidUpPolicy::EndsAtCancellation,
+        );
+        assert!(s.is_active_at(t(11), e));
+        assert!(!s.is_active_at(t(12), e));
+        assert!(s.is_active_at(t(39), a));
+        assert!(!s.is_active_at(t(40), a));
+        assert_eq!(s.ended_at(a), Some(t(40)));
+        // paid_through before the cancellation: the cancellation ends it.
+        let mut s2 = sub();
+        s2.cancel(t(12), Some(t(5))).unwrap();
+        assert_eq!(s2.ended_at(a), Some(t(12)));
+    }
+
+    #[test]
+    fn json_validates() {
+        let mut s = sub();
+        s.change_mrr(t(10), eur(80)).unwrap();
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            serde_json::from_value::<Subscription>(v.clone()).unwrap(),
+            s
+        );
+        let mut bad = v.clone();
+        bad["mrr_changes"][0]["effective_at"] = serde_json::json!("2026-01-02T00:00:00Z");
+        assert!(serde_json::from_value::<Subscription>(bad).is_err());
+        let mut bad = v.clone();
+        bad["mrr_changes"] = serde_json::json!([]);
+        assert!(serde_json::from_value::<Subscription>(bad).is_err());
+        let mut bad = v.clone();
+        bad["currency"] = serde_json::json!("USD");
+        assert!(serde_json::from_value::<Subscription>(bad).is_err());
+        let mut bad = v.clone();
+        bad["paid_through"] = serde_json::json!("2026-02-01T00:00:00Z");
+        assert!(serde_json::from_value::<Subscription>(bad).is_err());
+        let mut bad = v;
+        bad["mrr_changes"].as_array_mut().unwrap().swap(0, 1);
+        assert!(serde_json::from_value::<Subscription>(bad).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn json_round_trip(s in strategies::subscription()) {
+            let json = serde_json::to_string(&s).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Subscription>(&json).unwrap(), s);
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(s in ".{0,200}", x in strategies::subscription(), cut in any::<prop::sample::Index>()) {
+            let _ = serde_json::from_str::<Subscription>(&s);
+            let json = serde_json::to_string(&x).unwrap();
+            let mut cut_at = cut.index(json.len() + 1);
+            while !json.is_char_boundary(cut_at) { cut_at -= 1; }
+            let _ = serde_json::from_str::<Subscription>(&json[..cut_at]);
+        }
+
+        #[test]
+        fn shuffled_mrr_histories_equal_the_original_or_are_rejected(s in strategies::subscription(), seed in any::<u64>()) {
+            let mut changes = s.mrr_changes().to_vec();
+            let mut state = seed | 1;
+            for i in (1..changes.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                changes.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+            let mut v = serde_json::to_value(&s).unwrap();
+            v["mrr_changes"] = serde_json::to_value(&changes).unwrap();
+            if let Ok(back) = serde_json::from_value::<Subscription>(v) {
+                let times = |x: &Subscription| x.mrr_changes().iter().map(|c| c.effective_at).collect::<Vec<_>>();
+                prop_assert_eq!(times(&back), times(&s));
+                if s.mrr_changes().windows(2).all(|w| w[0].effective_at < w[1].effective_at) {
+                    prop_assert_eq!(back, s);
+                }
+            }
+        }
+
+        #[test]
+        fn active_under_paid_through_whenever_active_at_cancellation(s in strategies::subscription(), d in -400i64..800) {
+            let at = s.started_at() + Duration::days(d);
+            if s.is_active_at(at, PaidUpPolicy::EndsAtCancellation) {
+                prop_assert!(s.is_active_at(at, PaidUpPolicy::ActiveUntilPaidThrough));
+                prop_assert!(s.mrr_at(at).is_some());
+            }
+        }
+    }
+}
