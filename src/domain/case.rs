@@ -358,14 +358,14 @@ impl Case {
     /// [`ValidationError::Order`], [`ValidationError::Transition`],
     /// [`ValidationError::Duplicate`] or [`ValidationError::Inconsistent`].
     pub fn record(&mut self, event: CaseEvent) -> Result<(), ValidationError> {
-        if let Some(last) = self.events.last() {
-            if event.at < last.at {
-                return Err(ValidationError::Order {
-                    field: EVENTS,
-                    start: last.at.to_rfc3339(),
-                    end: event.at.to_rfc3339(),
-                });
-            }
+        if let Some(last) = self.events.last()
+            && event.at < last.at
+        {
+            return Err(ValidationError::Order {
+                field: EVENTS,
+                start: last.at.to_rfc3339(),
+                end: event.at.to_rfc3339(),
+            });
         }
         check_actor(&event)?;
         let from = if self.events.is_empty() {

@@ -236,14 +236,15 @@ impl Interaction {
         &mut self,
         duration: Option<chrono::Duration>,
     ) -> Result<(), ValidationError> {
-        if let Some(d) = duration {
-            if d < chrono::Duration::zero() || d > chrono::Duration::days(Self::MAX_DURATION_DAYS) {
-                return Err(ValidationError::OutOfRange {
-                    field: "interaction.duration",
-                    value: d.to_string(),
-                    range: format!("0..={} days", Self::MAX_DURATION_DAYS),
-                });
-            }
+        let max = chrono::Duration::days(Self::MAX_DURATION_DAYS);
+        if let Some(d) = duration
+            && (d < chrono::Duration::zero() || d > max)
+        {
+            return Err(ValidationError::OutOfRange {
+                field: "interaction.duration",
+                value: d.to_string(),
+                range: format!("0..={} days", Self::MAX_DURATION_DAYS),
+            });
         }
         self.duration = duration;
         Ok(())

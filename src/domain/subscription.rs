@@ -173,14 +173,14 @@ impl Subscription {
                 end: at.to_rfc3339(),
             });
         }
-        if let Some(p) = paid_through {
-            if p < self.started_at {
-                return Err(ValidationError::Order {
-                    field: "subscription.paid_through",
-                    start: self.started_at.to_rfc3339(),
-                    end: p.to_rfc3339(),
-                });
-            }
+        if let Some(p) = paid_through
+            && p < self.started_at
+        {
+            return Err(ValidationError::Order {
+                field: "subscription.paid_through",
+                start: self.started_at.to_rfc3339(),
+                end: p.to_rfc3339(),
+            });
         }
         self.cancelled_at = Some(at);
         self.paid_through = paid_through;
