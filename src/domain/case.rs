@@ -151,7 +151,7 @@ impl CaseEventKind {
 /// ```
 /// use chrono::{TimeZone, Utc};
 /// use crmkit::domain::*;
-/// let at = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+/// let at = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).single().ok_or("invalid time")?;
 /// let e = CaseEvent::new(at, Actor::Customer, CaseEventKind::CustomerReply)
 ///     .with_body("Still broken")?;
 /// assert_eq!(e.body().map(|b| b.expose().as_str()), Some("Still broken"));
@@ -278,7 +278,7 @@ impl From<CaseEvent> for CaseEventRepr {
 /// ```
 /// use chrono::{Duration, TimeZone, Utc};
 /// use crmkit::domain::*;
-/// let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+/// let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).single().ok_or("invalid time")?;
 /// let agent = Actor::Agent(AgentId::from_u128(7));
 /// let created = CaseEventKind::Created { by_agent: false, public_message: true };
 /// let mut case = Case::open(
@@ -1051,6 +1051,43 @@ mod tests {
                 let distinct = c.events().windows(2).all(|w| w[0].at() < w[1].at());
                 if distinct {
                     prop_assert_eq!(back, c);
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_events_are_rejected_without_change_or_accepted_validly(
+            c in strategies::case(),
+            gap in -86_400i64..86_400,
+            actor in prop_oneof![
+                Just(Actor::Customer), Just(AGENT), Just(BOT), Just(Actor::System)
+            ],
+            kind in prop::sample::select(vec![
+                CaseEventKind::Created { by_agent: true, public_message: false },
+                CaseEventKind::PublicReply,
+                CaseEventKind::PrivateNote,
+                CaseEventKind::CustomerReply,
+                CaseEventKind::BotReply,
+                CaseEventKind::EscalatedToHuman,
+                CaseEventKind::StatusChanged { to: CaseStatus::New },
+                CaseEventKind::StatusChanged { to: CaseStatus::Pending },
+                CaseEventKind::StatusChanged { to: CaseStatus::Closed },
+                CaseEventKind::Solved,
+                CaseEventKind::Reopened,
+                CaseEventKind::Closed,
+                CaseEventKind::Assigned { agent: None, team: None },
+            ]),
+        ) {
+            let last = c.events().last().unwrap().at();
+            let event = CaseEvent::new(last + Duration::seconds(gap), actor, kind);
+            let mut after = c.clone();
+            match after.record(event) {
+                Err(_) => prop_assert_eq!(after, c),
+                Ok(()) => {
+                    prop_assert!(gap >= 0);
+                    prop_assert!(c.status() != CaseStatus::Closed);
+                    let json = serde_json::to_string(&after).unwrap();
+                    prop_assert_eq!(serde_json::from_str::<Case>(&json).unwrap(), after);
                 }
             }
         }

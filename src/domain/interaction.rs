@@ -155,7 +155,7 @@ impl From<Sentiment> for Decimal {
 /// ```
 /// use chrono::{Duration, TimeZone, Utc};
 /// use crmkit::domain::*;
-/// let at = Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap();
+/// let at = Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).single().ok_or("invalid time")?;
 /// let i = Interaction::new(
 ///     InteractionId::from_u128(1),
 ///     CustomerId::from_u128(2),

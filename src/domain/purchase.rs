@@ -33,7 +33,7 @@ pub enum PurchaseKind {
 /// use chrono::{TimeZone, Utc};
 /// use crmkit::domain::*;
 /// use rust_decimal::Decimal;
-/// let at = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+/// let at = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).single().ok_or("invalid time")?;
 /// let eur = |cents| Money::new(Decimal::new(cents, 2), Currency::EUR);
 /// let sale = Purchase::new(PurchaseId::from_u128(1), CustomerId::from_u128(2), at,
 ///     PurchaseKind::Sale, eur(4999))?

@@ -40,7 +40,7 @@ pub enum PaidUpPolicy {
 /// use chrono::{Duration, TimeZone, Utc};
 /// use crmkit::domain::*;
 /// use rust_decimal::Decimal;
-/// let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+/// let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().ok_or("invalid time")?;
 /// let eur = |n| Money::new(Decimal::from(n), Currency::EUR);
 /// let mut s = Subscription::new(SubscriptionId::from_u128(1), CustomerId::from_u128(2),
 ///     Segment::new("pro")?, t0, eur(50))?;
