@@ -10,6 +10,7 @@
 //!   subscriptions; surveys and their responses; [`Money`](domain::Money),
 //!   [`Period`](domain::Period) and calendar buckets in any time zone. Invalid
 //!   values cannot be constructed, and personal data never shows in `Debug`.
+//! - [`metrics`]: calculators as mergeable accumulators.
 //! - [`error`]: one small error enum per operation family, wrapped by
 //!   [`Error`].
 //!
@@ -28,5 +29,6 @@
 
 pub mod domain;
 pub mod error;
+pub mod metrics;
 
 pub use error::{Error, Result};

@@ -17,6 +17,7 @@
 
 mod case;
 mod channel;
+mod customer;
 mod id;
 mod interaction;
 mod money;
@@ -24,6 +25,7 @@ mod period;
 mod personal;
 mod purchase;
 mod subscription;
+mod survey;
 mod version;
 
 #[cfg(any(test, feature = "proptest"))]
@@ -31,6 +33,7 @@ pub mod strategy;
 
 pub use case::*;
 pub use channel::*;
+pub use customer::*;
 pub use id::*;
 pub use interaction::*;
 pub use money::*;
@@ -38,4 +41,5 @@ pub use period::*;
 pub use personal::*;
 pub use purchase::*;
 pub use subscription::*;
+pub use survey::*;
 pub use version::*;
