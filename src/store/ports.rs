@@ -11,7 +11,8 @@ use super::{
     absorb_customer, page_in,
 };
 use crate::domain::{
-    Customer, CustomerId, InvitationId, ResponseId, Survey, SurveyId, SurveyInvitation,
+    Case, CaseId, Customer, CustomerId, Interaction, InteractionId, InvitationId, Purchase,
+    PurchaseId, ResponseId, Subscription, SubscriptionId, Survey, SurveyId, SurveyInvitation,
     SurveyResponse, Version, Versioned,
 };
 use crate::error::ValidationError;
@@ -228,6 +229,10 @@ macro_rules! customer_records {
 }
 
 customer_records! {
+    interactions: Interaction,
+    cases: Case,
+    purchases: Purchase,
+    subscriptions: Subscription,
     invitations: SurveyInvitation,
     responses: SurveyResponse,
 }
@@ -381,4 +386,65 @@ store_trait! {
             self.transaction(move |tx| merge_customers_in(tx, keep, absorbed))
         }
     }
+}
+
+store_trait! {
+    /// Interactions: every contact with a customer on any channel.
+    ///
+    /// Listings take any [`Query`]: by customer or by time range (the
+    /// interaction's `occurred_at`).
+    ///
+    /// Implemented for every [`UnitOfWork`] store; see the [module
+    /// contract](super#contract).
+    pub trait InteractionStore {
+        Interaction, InteractionId => {
+            create create_interaction, get get_interaction, update update_interaction,
+            delete delete_interaction, bulk insert_interactions, list interactions
+        }
+    }
+    extra {}
+    impl {}
+}
+
+store_trait! {
+    /// Support cases with their event histories.
+    ///
+    /// Recording an event is an update of the case (with its expected
+    /// version, so two agents cannot overwrite each other's events).
+    /// Listings take any [`Query`]: by customer or by time range (the time
+    /// the case was created).
+    ///
+    /// Implemented for every [`UnitOfWork`] store; see the [module
+    /// contract](super#contract).
+    pub trait CaseStore {
+        Case, CaseId => {
+            create create_case, get get_case, update update_case,
+            delete delete_case, bulk insert_cases, list cases
+        }
+    }
+    extra {}
+    impl {}
+}
+
+store_trait! {
+    /// Purchases (facts: sales and refunds) and subscriptions (mutable:
+    /// MRR changes and cancellation).
+    ///
+    /// Listings take any [`Query`]: by customer or by time range (the
+    /// purchase's `occurred_at`, the subscription's `started_at`).
+    ///
+    /// Implemented for every [`UnitOfWork`] store; see the [module
+    /// contract](super#contract).
+    pub trait PurchaseStore {
+        Purchase, PurchaseId => {
+            create record_purchase, get get_purchase, delete delete_purchase,
+            bulk insert_purchases, list purchases
+        }
+        Subscription, SubscriptionId => {
+            create create_subscription, get get_subscription, update update_subscription,
+            delete delete_subscription, bulk insert_subscriptions, list subscriptions
+        }
+    }
+    extra {}
+    impl {}
 }

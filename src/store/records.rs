@@ -8,8 +8,9 @@ use uuid::Uuid;
 
 use super::{Record, RecordId};
 use crate::domain::{
-    Customer, CustomerId, InvitationId, ResponseId, Segment, Survey, SurveyId, SurveyInvitation,
-    SurveyResponse,
+    Case, CaseId, Customer, CustomerId, Interaction, InteractionId, InvitationId, Purchase,
+    PurchaseId, ResponseId, Segment, Subscription, SubscriptionId, Survey, SurveyId,
+    SurveyInvitation, SurveyResponse,
 };
 use crate::error::ValidationError;
 
@@ -29,6 +30,10 @@ macro_rules! record_id {
 
 record_id!(
     CustomerId => Customer,
+    InteractionId => Interaction,
+    CaseId => Case,
+    PurchaseId => Purchase,
+    SubscriptionId => Subscription,
     SurveyId => Survey,
     InvitationId => SurveyInvitation,
     ResponseId => SurveyResponse,
@@ -216,3 +221,44 @@ pub fn absorb_customer(keep: &mut Customer, other: &Customer) -> Result<(), Vali
     }
     Ok(())
 }
+
+/// `Record` for an aggregate about one customer, with the listing time
+/// from `$time` and erasure through `$erase` (a `&mut self` method of the
+/// domain type), or no personal data with `$erase` omitted.
+macro_rules! customer_record {
+    ($R:ty, $Id:ty, $kind:literal, immutable: $imm:literal, time: $time:ident $(, erase: $erase:ident)?) => {
+        impl Record for $R {
+            const KIND: &'static str = $kind;
+            const IMMUTABLE: bool = $imm;
+            type Id = $Id;
+            fn id(&self) -> $Id {
+                <$R>::id(self)
+            }
+            fn time(&self) -> DateTime<Utc> {
+                self.$time()
+            }
+            fn customer(&self) -> Option<CustomerId> {
+                Some(<$R>::customer(self))
+            }
+            #[allow(unused_variables)]
+            fn erase_personal(&mut self, _at: DateTime<Utc>) -> bool {
+                $(
+                    let before = self.clone();
+                    self.$erase();
+                    return *self != before;
+                )?
+                #[allow(unreachable_code)]
+                false
+            }
+            fn reassign(&mut self, from: CustomerId, to: CustomerId) -> Result<bool, ValidationError> {
+                reassign_field(self, "customer", from, to)
+            }
+        }
+    };
+}
+
+customer_record!(Interaction, InteractionId, "interactions", immutable: false, time: occurred_at, erase: erase_personal);
+customer_record!(Case, CaseId, "cases", immutable: false, time: created_at, erase: erase_personal);
+// A purchase holds no personal data (the order reference is the shop's).
+customer_record!(Purchase, PurchaseId, "purchases", immutable: true, time: occurred_at);
+customer_record!(Subscription, SubscriptionId, "subscriptions", immutable: false, time: started_at);
