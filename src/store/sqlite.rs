@@ -533,6 +533,9 @@ impl Transaction for SqliteTx<'_> {
             }
             Query::Period(p) => {
                 let (start, end) = period_nanos(p);
+                // Start the index range at the cursor, not at the period's
+                // start, so each page costs its own size only.
+                let start = after.map_or(start, |k| k.at.max(start));
                 args.push(Value::Integer(start));
                 args.push(Value::Integer(end));
                 (
@@ -546,7 +549,12 @@ impl Transaction for SqliteTx<'_> {
         };
         if let Some(k) = after {
             let n = args.len();
-            filter.push_str(&format!(" AND ({at}, {id}) > (?{}, ?{})", n + 1, n + 2));
+            // `at >= ?` bounds the index range; the row value breaks ties.
+            filter.push_str(&format!(
+                " AND {at} >= ?{a} AND ({at}, {id}) > (?{a}, ?{b})",
+                a = n + 1,
+                b = n + 2
+            ));
             args.push(Value::Integer(k.at));
             args.push(Value::Blob(k.id.as_bytes().to_vec()));
         }
