@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::future::{Future, ready};
 use std::sync::Mutex;
 
-use crmkit::domain::{InteractionId, Interaction, Version, Versioned};
+use crmkit::domain::{Interaction, InteractionId, Version, Versioned};
 use crmkit::store::blocking::block_on;
 use crmkit::store::{
     Cursors, InteractionStore, Key, Page, PageRequest, Query, Record, StoreError, testkit,
@@ -65,7 +65,11 @@ impl AppStore {
         Ok(())
     }
 
-    fn page(&self, query: Query, request: PageRequest) -> Result<Page<Versioned<Interaction>>, StoreError> {
+    fn page(
+        &self,
+        query: Query,
+        request: PageRequest,
+    ) -> Result<Page<Versioned<Interaction>>, StoreError> {
         // Where the previous page ended (rejects cursors of other queries).
         let after = match request.cursor() {
             Some(c) => Some(self.cursors.open(Interaction::KIND, &query, c)?),
@@ -109,10 +113,15 @@ impl InteractionStore for AppStore {
         &self,
         id: InteractionId,
     ) -> impl Future<Output = Result<Versioned<Interaction>, StoreError>> + Send {
-        ready(self.rows().get(&id).cloned().ok_or_else(|| StoreError::NotFound {
-            kind: Interaction::KIND,
-            id: id.to_string(),
-        }))
+        ready(
+            self.rows()
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| StoreError::NotFound {
+                    kind: Interaction::KIND,
+                    id: id.to_string(),
+                }),
+        )
     }
 
     fn update_interaction(
@@ -124,7 +133,9 @@ impl InteractionStore for AppStore {
             let _ = Key::of(&record)?;
             let mut rows = self.rows();
             Self::check_version(&rows, record.id(), expected)?;
-            let next = expected.next().map_err(|e| StoreError::backend(e.to_string()))?;
+            let next = expected
+                .next()
+                .map_err(|e| StoreError::backend(e.to_string()))?;
             let stored = Versioned::new(record, next);
             rows.insert(stored.id(), stored.clone());
             Ok(stored)

@@ -6,11 +6,73 @@
 //! reference behaviour with the functions of `store::testkit` (feature
 //! `testkit`).
 //!
+//! - The traits: [`CustomerStore`] (with erasure, export and merge),
+//!   [`InteractionStore`], [`CaseStore`], [`PurchaseStore`] (purchases and
+//!   subscriptions), [`SurveyStore`] (surveys, invitations, responses), and
+//!   [`UnitOfWork`] for work over several records and kinds at once.
 //! - [`memory::MemoryStore`]: the reference implementation, `BTreeMap`s
 //!   behind one lock.
 //! - `sqlite::SqliteStore` (feature `sqlite`): the embedded default, bundled
 //!   SQLite, reached through a connection thread.
 //! - `testkit` (feature `testkit`): one `pub async fn` per store trait.
+//!
+//! A store that implements [`UnitOfWork`] (a synchronous [`Transaction`]
+//! handle over its backend) gets every store trait for free, as the two
+//! shipped stores do; an adapter over an async driver implements the store
+//! traits directly instead (see the `custom_store` example).
+//!
+//! # Example
+//!
+//! ```
+//! use chrono::{DateTime, Utc};
+//! use crmkit::domain::*;
+//! use crmkit::store::blocking::block_on;
+//! use crmkit::store::memory::MemoryStore;
+//! use crmkit::store::{CustomerStore, InteractionStore, PageRequest, Query, StoreError};
+//!
+//! let store = MemoryStore::new();
+//! let t0: DateTime<Utc> = "2026-03-01T09:00:00Z".parse()?;
+//! let ada = Customer::builder(CustomerId::new(), CustomerKind::Individual, t0)
+//!     .display_name("Ada Lovelace")
+//!     .build()?;
+//! let stored = block_on(store.create_customer(ada.clone()))?;
+//! assert_eq!(stored.version(), Version::FIRST);
+//!
+//! // Optimistic concurrency: an update names the version it replaces.
+//! let mut renamed = stored.value().clone();
+//! renamed.set_display_name(Some("Ada King".into()))?;
+//! let v2 = block_on(store.update_customer(renamed, stored.version()))?;
+//! let stale = block_on(store.update_customer(ada, Version::FIRST));
+//! assert!(matches!(stale, Err(StoreError::Conflict { .. })));
+//!
+//! // Record 25 calls, then read March page by page.
+//! let calls: Vec<_> = (0..25)
+//!     .map(|i| Interaction::new(
+//!         InteractionId::new(), v2.id(), Channel::Phone, Direction::Inbound,
+//!         InteractionPurpose::Support, t0 + chrono::Duration::hours(i),
+//!     ))
+//!     .collect();
+//! block_on(store.insert_interactions(calls))?;
+//! let march = Period::new(t0, "2026-04-01T00:00:00Z".parse()?)?;
+//! let mut request = PageRequest::first(10)?;
+//! let mut seen = 0;
+//! loop {
+//!     let page = block_on(store.interactions(Query::Period(march), request.clone()))?;
+//!     seen += page.items.len();
+//!     match request.next(&page) {
+//!         Some(next) => request = next,
+//!         None => break,
+//!     }
+//! }
+//! assert_eq!(seen, 25);
+//!
+//! // The right of access, then the right to erasure.
+//! let export = block_on(store.export_customer(v2.id()))?;
+//! assert_eq!(export.interactions.len(), 25);
+//! block_on(store.erase_customer(v2.id(), t0))?;
+//! assert!(block_on(store.get_customer(v2.id()))?.display_name().is_none());
+//! Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Contract
 //!
@@ -147,8 +209,8 @@ impl Key {
 ///
 /// # Example
 /// ```
-/// use chrono::{TimeZone, Utc};
-/// let t = Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 1).unwrap();
+/// use chrono::{DateTime, Utc};
+/// let t: DateTime<Utc> = "1970-01-01T00:00:01Z".parse()?;
 /// assert_eq!(crmkit::store::nanos(t)?, 1_000_000_000);
 /// Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -182,11 +244,7 @@ pub(crate) fn period_nanos(p: &Period) -> (i64, i64) {
 /// ```
 /// use crmkit::domain::{CustomerId, Period};
 /// use crmkit::store::Query;
-/// use chrono::{TimeZone, Utc};
-/// let march = Period::new(
-///     Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
-///     Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap(),
-/// )?;
+/// let march = Period::new("2026-03-01T00:00:00Z".parse()?, "2026-04-01T00:00:00Z".parse()?)?;
 /// let q = Query::Period(march);
 /// assert_ne!(q, Query::Customer(CustomerId::from_u128(1)));
 /// Ok::<(), Box<dyn std::error::Error>>(())

@@ -20,8 +20,14 @@
 //!
 //! | store trait | check |
 //! | --- | --- |
+//! | [`CustomerStore`] | [`customer_store`] |
+//! | [`InteractionStore`] | [`interaction_store`] |
+//! | [`CaseStore`] | [`case_store`] |
+//! | [`PurchaseStore`] | [`purchase_store`] |
 //! | [`SurveyStore`] | [`survey_store`] |
+//! | all five (erasure, export, merge across records) | [`personal_data`] |
 //! | [`UnitOfWork`] | [`unit_of_work`] |
+//! | everything above | [`all`] |
 //!
 //! # Checking your own adapter
 //!
@@ -38,8 +44,53 @@
 //! #[tokio::test(flavor = "multi_thread")]
 //! async fn pg_store_conforms() -> Result<(), Box<dyn std::error::Error>> {
 //!     let store = PgStore::connect(&std::env::var("TEST_DATABASE_URL")?).await?;
+//!     testkit::customer_store(&store).await?;
+//!     testkit::interaction_store(&store).await?;
+//!     testkit::case_store(&store).await?;
+//!     testkit::purchase_store(&store).await?;
 //!     testkit::survey_store(&store).await?;
+//!     // Erasure must also leave no trace in the raw stored form: hand the
+//!     // kit a way to read it (for Postgres, the rows as stored, audit and
+//!     // history tables included; VACUUM first if you check table files).
+//!     let raw = || my_app::dump_all_rows_as_bytes(&store);
+//!     testkit::personal_data(&store, Some(&raw)).await?;
 //!     Ok(())
+//! }
+//! ```
+//!
+//! and `PgStore` implements each trait by mapping its methods to SQL, for
+//! example (with sqlx):
+//!
+//! ```ignore
+//! impl InteractionStore for PgStore {
+//!     fn update_interaction(&self, record: Interaction, expected: Version)
+//!         -> impl Future<Output = Result<Versioned<Interaction>, StoreError>> + Send
+//!     {
+//!         async move {
+//!             let body = serde_json::to_value(&record).map_err(StoreError::backend)?;
+//!             let next = expected.next().map_err(|e| StoreError::backend(e.to_string()))?;
+//!             // Compare-and-set on the version: zero rows means a conflict or a miss.
+//!             let done = sqlx::query("UPDATE interactions SET body = $1, version = $2 \
+//!                                     WHERE id = $3 AND version = $4")
+//!                 .bind(body).bind(next.get() as i64)
+//!                 .bind(record.id().as_uuid()).bind(expected.get() as i64)
+//!                 .execute(&self.pool).await.map_err(StoreError::backend)?;
+//!             if done.rows_affected() == 1 {
+//!                 return Ok(Versioned::new(record, next));
+//!             }
+//!             let found: Option<i64> = sqlx::query_scalar("SELECT version FROM interactions WHERE id = $1")
+//!                 .bind(record.id().as_uuid()).fetch_optional(&self.pool).await
+//!                 .map_err(StoreError::backend)?;
+//!             Err(match found {
+//!                 Some(v) => StoreError::Conflict { kind: "interactions", id: record.id().to_string(),
+//!                                                   expected, found: Version::new(v as u64) },
+//!                 None => StoreError::NotFound { kind: "interactions", id: record.id().to_string() },
+//!             })
+//!         }
+//!     }
+//!     // ... create, get, delete, bulk insert (one transaction), and listings
+//!     // paged with `Cursors::seal` / `Cursors::open` over
+//!     // `WHERE ... AND (at, id) > ($a, $b) ORDER BY at, id LIMIT $n + 1`.
 //! }
 //! ```
 //!
