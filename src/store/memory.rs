@@ -25,7 +25,6 @@
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::ops::Bound;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
@@ -106,13 +105,13 @@ impl MemoryStore {
 impl UnitOfWork for MemoryStore {
     type Tx<'a> = MemoryTx<'a>;
 
-    fn transaction<F, T, E>(&self, work: F) -> impl Future<Output = Result<T, E>> + Send
+    async fn transaction<F, T, E>(&self, work: F) -> Result<T, E>
     where
         F: for<'a> FnOnce(&mut Self::Tx<'a>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        async move { self.run(work) }
+        self.run(work)
     }
 
     fn cursors(&self) -> &Cursors {

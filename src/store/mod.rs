@@ -79,7 +79,7 @@
 //! Every store (shipped or yours) behaves as follows; the test kit checks it.
 //!
 //! - **Versions.** Creating a record returns it as
-//!   [`Versioned`](crate::domain::Versioned) at [`Version::FIRST`]. Every
+//!   [`Versioned`] at [`Version::FIRST`]. Every
 //!   successful update returns the next version. An update or delete whose
 //!   expected version is not the stored one fails with
 //!   [`StoreError::Conflict`] naming both, and changes nothing: never a
@@ -99,7 +99,7 @@
 //!   deleted meanwhile are returned at most once. (A record whose time is
 //!   changed by an update while someone pages counts as deleted and
 //!   re-inserted.)
-//! - **Time ranges** are half-open [`Period`](crate::domain::Period)s:
+//! - **Time ranges** are half-open [`Period`]s:
 //!   `start <= time < end`.
 //! - **Erasure** replaces the personal data of a customer and of every record
 //!   about them (through the domain types' erase functions) in one unit of
