@@ -152,6 +152,9 @@ pub enum Error {
     /// Money arithmetic failed.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// A survey metric could not be computed.
+    #[error(transparent)]
+    Metric(#[from] crate::metrics::score::MetricError),
 }
 
 /// `Result` with crmkit's [`Error`].

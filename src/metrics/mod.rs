@@ -6,3 +6,12 @@
 //! counts it came from.
 
 pub mod accumulator;
+pub mod ces;
+pub mod columnar;
+pub mod csat;
+pub mod group;
+pub mod interval;
+pub mod latest;
+pub mod nps;
+pub mod rate;
+pub mod score;

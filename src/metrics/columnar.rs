@@ -1,0 +1,344 @@
+//! The columnar fast path: scores and group keys as slices.
+//!
+//! For large inputs (millions of answers) pushing one [`Scored`] at a time
+//! through a hash map of groups is needlessly slow. Here the caller passes
+//! a `&[u8]` column of scores and one or two `&[u32]` columns of dense group
+//! indexes (`0..groups`); crmkit counts scores per group in a flat table,
+//! splitting the rows over threads, and hands back one ordinary accumulator
+//! per group. The result equals pushing every row through the per-answer
+//! path (the property tests check this), and the accumulators merge with
+//! any other accumulator configured the same way.
+//!
+//! Unweighted only: weighted answers go through the per-answer path.
+//!
+//! [`Scored`]: crate::metrics::score::Scored
+
+use crate::metrics::ces::Ces;
+use crate::metrics::csat::Csat;
+use crate::metrics::nps::Nps;
+use crate::metrics::score::{MetricError, ScoreHistogram, ScoreRange};
+
+/// Survey accumulators that are a configuration plus a [`ScoreHistogram`],
+/// so the columnar path can build them from counts.
+pub trait HistogramAccumulator: Sized {
+    /// The score range of the accumulator's histogram.
+    fn score_range(&self) -> ScoreRange;
+    /// An accumulator configured like `self` holding `histogram`.
+    ///
+    /// # Errors
+    /// If the histogram's range differs from the configuration's.
+    fn with_histogram(&self, histogram: ScoreHistogram) -> Result<Self, MetricError>;
+}
+
+impl HistogramAccumulator for Nps {
+    fn score_range(&self) -> ScoreRange {
+        self.histogram().range()
+    }
+    fn with_histogram(&self, histogram: ScoreHistogram) -> Result<Self, MetricError> {
+        Nps::with_histogram(self, histogram)
+    }
+}
+
+impl HistogramAccumulator for Csat {
+    fn score_range(&self) -> ScoreRange {
+        self.histogram().range()
+    }
+    fn with_histogram(&self, histogram: ScoreHistogram) -> Result<Self, MetricError> {
+        Csat::with_histogram(self, histogram)
+    }
+}
+
+impl HistogramAccumulator for Ces {
+    fn score_range(&self) -> ScoreRange {
+        self.histogram().range()
+    }
+    fn with_histogram(&self, histogram: ScoreHistogram) -> Result<Self, MetricError> {
+        Ces::with_histogram(self, histogram)
+    }
+}
+
+/// How many threads to use: `0` means all available cores.
+fn thread_count(threads: usize, rows: usize) -> usize {
+    let t = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    // Below ~64k rows per thread, spawning costs more than it saves.
+    t.min(rows / 65_536 + 1).max(1)
+}
+
+/// Where a row was rejected.
+enum Bad {
+    Score(usize),
+    Key(usize),
+}
+
+/// Counts one chunk; `key_at` gives the dense group of each row.
+fn count_chunk<K>(
+    range: ScoreRange,
+    scores: &[u8],
+    keys: K,
+    groups: usize,
+    offset: usize,
+) -> Result<Vec<u64>, (usize, Bad)>
+where
+    K: Iterator<Item = Option<usize>>,
+{
+    let width = range.width();
+    let min = range.min();
+    let mut table = vec![0u64; groups.saturating_mul(width)];
+    for (row, (&score, key)) in scores.iter().zip(keys).enumerate() {
+        let s = usize::from(score.wrapping_sub(min));
+        if s >= width {
+            return Err((offset + row, Bad::Score(offset + row)));
+        }
+        let Some(k) = key.filter(|&k| k < groups) else {
+            return Err((offset + row, Bad::Key(offset + row)));
+        };
+        if let Some(c) = table.get_mut(k * width + s) {
+            *c += 1;
+        }
+    }
+    Ok(table)
+}
+
+/// Runs `count` over row ranges on threads and sums the tables.
+fn parallel<F>(rows: usize, threads: usize, cells: usize, count: F) -> Result<Vec<u64>, Bad>
+where
+    F: Fn(usize, usize) -> Result<Vec<u64>, (usize, Bad)> + Sync,
+{
+    let t = thread_count(threads, rows);
+    let step = rows.div_ceil(t).max(1);
+    let results: Vec<Result<Vec<u64>, (usize, Bad)>> = if t == 1 {
+        vec![count(0, rows)]
+    } else {
+        std::thread::scope(|scope| {
+            let count = &count;
+            let handles: Vec<_> = (0..rows)
+                .step_by(step)
+                .map(|start| scope.spawn(move || count(start, (start + step).min(rows))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new())))
+                .collect()
+        })
+    };
+    let mut total = vec![0u64; cells];
+    let mut first_bad: Option<(usize, Bad)> = None;
+    for r in results {
+        match r {
+            Ok(table) => {
+                for (a, b) in total.iter_mut().zip(&table) {
+                    // At most `rows` in total: cannot overflow u64.
+                    *a += *b;
+                }
+            }
+            Err((row, bad)) => {
+                if first_bad.as_ref().is_none_or(|(r, _)| row < *r) {
+                    first_bad = Some((row, bad));
+                }
+            }
+        }
+    }
+    match first_bad {
+        Some((_, bad)) => Err(bad),
+        None => Ok(total),
+    }
+}
+
+fn into_accumulators<A: HistogramAccumulator>(
+    template: &A,
+    table: Vec<u64>,
+    groups: usize,
+) -> Result<Vec<A>, MetricError> {
+    let range = template.score_range();
+    let width = range.width();
+    let mut out = Vec::with_capacity(groups);
+    for counts in table.chunks(width) {
+        out.push(template.with_histogram(ScoreHistogram::from_counts(range, counts.to_vec())?)?);
+    }
+    // A table with zero groups has no chunks; keep `groups` entries anyway.
+    while out.len() < groups {
+        out.push(template.with_histogram(ScoreHistogram::new(range))?);
+    }
+    Ok(out)
+}
+
+/// One accumulator per group: row `i` has score `scores[i]` and group
+/// `keys[i]` in `0..groups`. `threads == 0` uses every core.
+///
+/// # Errors
+/// [`MetricError::LengthMismatch`], [`MetricError::ScoreOutOfRange`] or
+/// [`MetricError::KeyOutOfRange`] for the first bad row.
+///
+/// # Example
+/// ```
+/// use crmkit::metrics::accumulator::Accumulator;
+/// use crmkit::metrics::columnar::by_key;
+/// use crmkit::metrics::nps::Nps;
+/// use rust_decimal::Decimal;
+/// let scores = [10, 0, 9, 9, 7];
+/// let keys = [0, 0, 1, 1, 1];
+/// let groups = by_key(&Nps::standard(), &scores, &keys, 2, 0)?;
+/// assert_eq!(groups[0].finish().score(), Some(Decimal::ZERO));
+/// // 2 promoters and a passive: 100 * 2 / 3 = 66.67.
+/// assert_eq!(groups[1].finish().score(), Some(Decimal::new(6667, 2)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn by_key<A: HistogramAccumulator>(
+    template: &A,
+    scores: &[u8],
+    keys: &[u32],
+    groups: usize,
+    threads: usize,
+) -> Result<Vec<A>, MetricError> {
+    if scores.len() != keys.len() {
+        return Err(MetricError::LengthMismatch {
+            left: scores.len(),
+            right: keys.len(),
+        });
+    }
+    let range = template.score_range();
+    let cells = groups.saturating_mul(range.width());
+    let table = parallel(scores.len(), threads, cells, |a, b| {
+        let (s, k) = (
+            scores.get(a..b).unwrap_or(&[]),
+            keys.get(a..b).unwrap_or(&[]),
+        );
+        count_chunk(range, s, k.iter().map(|&k| Some(k as usize)), groups, a)
+    })
+    .map_err(|bad| row_error(bad, range, scores, |r| keys.get(r).copied(), groups))?;
+    into_accumulators(template, table, groups)
+}
+
+/// One accumulator per pair of groups: row `i` is in group
+/// `outer[i] * inner_groups + inner[i]` (for example segment x month), with
+/// `outer[i] < outer_groups` and `inner[i] < inner_groups`. `threads == 0`
+/// uses every core.
+///
+/// # Errors
+/// [`MetricError::LengthMismatch`], [`MetricError::ScoreOutOfRange`] or
+/// [`MetricError::KeyOutOfRange`] (naming the combined key) for the first
+/// bad row.
+///
+/// # Example
+/// ```
+/// use crmkit::metrics::accumulator::Accumulator;
+/// use crmkit::metrics::columnar::by_key_pair;
+/// use crmkit::metrics::csat::Csat;
+/// use crmkit::metrics::score::ScoreRange;
+/// let scores = [5, 1, 4, 4];
+/// let segment = [0, 0, 1, 1];
+/// let month = [0, 1, 1, 1];
+/// let g = by_key_pair(&Csat::for_scale(ScoreRange::ONE_TO_FIVE)?, &scores, &segment, 2, &month, 2, 1)?;
+/// assert_eq!(g.len(), 4);
+/// assert_eq!(g[1 * 2 + 1].finish().hits(), 2); // segment 1, month 1
+/// assert!(g[1 * 2 + 0].finish().is_no_data());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn by_key_pair<A: HistogramAccumulator>(
+    template: &A,
+    scores: &[u8],
+    outer: &[u32],
+    outer_groups: usize,
+    inner: &[u32],
+    inner_groups: usize,
+    threads: usize,
+) -> Result<Vec<A>, MetricError> {
+    for len in [outer.len(), inner.len()] {
+        if scores.len() != len {
+            return Err(MetricError::LengthMismatch {
+                left: scores.len(),
+                right: len,
+            });
+        }
+    }
+    let groups = outer_groups.saturating_mul(inner_groups);
+    let range = template.score_range();
+    let cells = groups.saturating_mul(range.width());
+    let combine = move |o: u32, i: u32| -> Option<usize> {
+        let (o, i) = (o as usize, i as usize);
+        (o < outer_groups && i < inner_groups).then_some(o * inner_groups + i)
+    };
+    let table = parallel(scores.len(), threads, cells, |a, b| {
+        let s = scores.get(a..b).unwrap_or(&[]);
+        let o = outer.get(a..b).unwrap_or(&[]);
+        let i = inner.get(a..b).unwrap_or(&[]);
+        let keys = o.iter().zip(i).map(|(&o, &i)| combine(o, i));
+        count_chunk(range, s, keys, groups, a)
+    })
+    .map_err(|bad| {
+        let key_at = |r: usize| {
+            let (o, i) = (*outer.get(r)?, *inner.get(r)?);
+            Some(
+                o.saturating_mul(u32::try_from(inner_groups).unwrap_or(u32::MAX))
+                    .saturating_add(i),
+            )
+        };
+        row_error(bad, range, scores, key_at, groups)
+    })?;
+    into_accumulators(template, table, groups)
+}
+
+fn row_error(
+    bad: Bad,
+    range: ScoreRange,
+    scores: &[u8],
+    key_at: impl Fn(usize) -> Option<u32>,
+    groups: usize,
+) -> MetricError {
+    match bad {
+        Bad::Score(row) => MetricError::ScoreOutOfRange {
+            score: scores.get(row).map_or(-1, |&s| i64::from(s)),
+            min: range.min(),
+            max: range.max(),
+        },
+        Bad::Key(row) => MetricError::KeyOutOfRange {
+            row,
+            key: key_at(row).unwrap_or(u32::MAX),
+            groups,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_first_bad_row() {
+        let t = Nps::standard();
+        assert!(matches!(
+            by_key(&t, &[1, 2], &[0], 1, 1),
+            Err(MetricError::LengthMismatch { .. })
+        ));
+        assert!(matches!(
+            by_key(&t, &[1, 11], &[0, 0], 1, 1),
+            Err(MetricError::ScoreOutOfRange { score: 11, .. })
+        ));
+        assert!(matches!(
+            by_key(&t, &[1, 2, 3], &[0, 0, 5], 2, 1),
+            Err(MetricError::KeyOutOfRange {
+                row: 2,
+                key: 5,
+                groups: 2
+            })
+        ));
+        assert!(matches!(
+            by_key_pair(&t, &[1], &[0], 1, &[3], 2, 1),
+            Err(MetricError::KeyOutOfRange { row: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn threads_agree() {
+        let n = 300_000;
+        let scores: Vec<u8> = (0..n).map(|i| (i * 7 % 11) as u8).collect();
+        let keys: Vec<u32> = (0..n).map(|i| (i * 13 % 17) as u32).collect();
+        let one = by_key(&Nps::standard(), &scores, &keys, 17, 1).unwrap();
+        let many = by_key(&Nps::standard(), &scores, &keys, 17, 4).unwrap();
+        assert_eq!(one, many);
+    }
+}
