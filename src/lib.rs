@@ -22,6 +22,8 @@
 //! - `proptest`: [`proptest`](https://docs.rs/proptest) strategies for every
 //!   domain type in `crmkit::domain::strategy`, so your own property tests can
 //!   draw valid crmkit values.
+//! - `synth`: `crmkit::synth`, a deterministic (seeded) generator of
+//!   synthetic data for examples, tests and benchmarks.
 
 #![deny(missing_docs, unused_results)]
 #![forbid(unsafe_code)]
@@ -30,5 +32,7 @@
 pub mod domain;
 pub mod error;
 pub mod metrics;
+#[cfg(feature = "synth")]
+pub mod synth;
 
 pub use error::{Error, Result};

@@ -74,33 +74,139 @@ enum Bad {
     Key(usize),
 }
 
-/// Counts one chunk; `key_at` gives the dense group of each row.
-fn count_chunk<K>(
-    range: ScoreRange,
-    scores: &[u8],
-    keys: K,
-    groups: usize,
-    offset: usize,
-) -> Result<Vec<u64>, (usize, Bad)>
-where
-    K: Iterator<Item = Option<usize>>,
-{
+/// Key columns of one chunk: one dense key, or a pair combined as
+/// `outer * inner_groups + inner`.
+#[derive(Clone, Copy)]
+enum KeyCols<'a> {
+    One(&'a [u32]),
+    Pair {
+        outer: &'a [u32],
+        inner: &'a [u32],
+        outer_groups: usize,
+        inner_groups: usize,
+    },
+}
+
+/// Counts one block of rows into `table` (`groups x width` cells); returns
+/// whether any row was invalid (its count then lands anywhere or nowhere,
+/// and the caller discards the table).
+///
+/// The hot loop has no early exit and runs over zipped slices, so the
+/// compiler drops the per-row bounds checks: validity is folded into a flag.
+fn count_block(range: ScoreRange, scores: &[u8], keys: KeyCols<'_>, table: &mut [u32]) -> bool {
     let width = range.width();
     let min = range.min();
-    let mut table = vec![0u64; groups.saturating_mul(width)];
-    for (row, (&score, key)) in scores.iter().zip(keys).enumerate() {
-        let s = usize::from(score.wrapping_sub(min));
-        if s >= width {
-            return Err((offset + row, Bad::Score(offset + row)));
+    let mut bad = false;
+    match keys {
+        KeyCols::One(k) => {
+            let groups = table.len() / width;
+            for (&score, &key) in scores.iter().zip(k) {
+                let s = usize::from(score.wrapping_sub(min));
+                let key = key as usize;
+                bad |= (s >= width) | (key >= groups);
+                if let Some(c) = table.get_mut(key.wrapping_mul(width).wrapping_add(s)) {
+                    *c = c.wrapping_add(1);
+                }
+            }
         }
-        let Some(k) = key.filter(|&k| k < groups) else {
-            return Err((offset + row, Bad::Key(offset + row)));
-        };
-        if let Some(c) = table.get_mut(k * width + s) {
-            *c += 1;
+        KeyCols::Pair {
+            outer,
+            inner,
+            outer_groups,
+            inner_groups,
+        } => {
+            for ((&score, &o), &i) in scores.iter().zip(outer).zip(inner) {
+                let s = usize::from(score.wrapping_sub(min));
+                let (o, i) = (o as usize, i as usize);
+                bad |= (s >= width) | (o >= outer_groups) | (i >= inner_groups);
+                let idx = o
+                    .wrapping_mul(inner_groups)
+                    .wrapping_add(i)
+                    .wrapping_mul(width)
+                    .wrapping_add(s);
+                if let Some(c) = table.get_mut(idx) {
+                    *c = c.wrapping_add(1);
+                }
+            }
         }
     }
-    Ok(table)
+    bad
+}
+
+/// Counts rows `a..b`. Counters are `u32` per block of at most `u32::MAX`
+/// rows (half the cache footprint of `u64`), flushed into `u64` totals. On
+/// an invalid row, a second slow pass finds the first one for the error.
+fn count_chunk(
+    range: ScoreRange,
+    scores: &[u8],
+    keys: KeyCols<'_>,
+    groups: usize,
+    a: usize,
+    b: usize,
+) -> Result<Vec<u64>, (usize, Bad)> {
+    let cells = groups.saturating_mul(range.width());
+    let mut total = vec![0u64; cells];
+    let mut block = vec![0u32; cells];
+    let block_rows = u32::MAX as usize;
+    let mut start = a;
+    while start < b {
+        let end = b.min(start.saturating_add(block_rows));
+        let s = scores.get(start..end).unwrap_or(&[]);
+        let k = match keys {
+            KeyCols::One(k) => KeyCols::One(k.get(start..end).unwrap_or(&[])),
+            KeyCols::Pair {
+                outer,
+                inner,
+                outer_groups,
+                inner_groups,
+            } => KeyCols::Pair {
+                outer: outer.get(start..end).unwrap_or(&[]),
+                inner: inner.get(start..end).unwrap_or(&[]),
+                outer_groups,
+                inner_groups,
+            },
+        };
+        if count_block(range, s, k, &mut block) {
+            return Err(first_bad(range, scores, keys, groups, start, end));
+        }
+        for (t, c) in total.iter_mut().zip(block.iter_mut()) {
+            *t += u64::from(*c);
+            *c = 0;
+        }
+        start = end;
+    }
+    Ok(total)
+}
+
+fn first_bad(
+    range: ScoreRange,
+    scores: &[u8],
+    keys: KeyCols<'_>,
+    groups: usize,
+    a: usize,
+    b: usize,
+) -> (usize, Bad) {
+    for row in a..b {
+        if !scores.get(row).is_some_and(|&s| range.contains(s)) {
+            return (row, Bad::Score(row));
+        }
+        let ok = match keys {
+            KeyCols::One(k) => k.get(row).is_some_and(|&k| (k as usize) < groups),
+            KeyCols::Pair {
+                outer,
+                inner,
+                outer_groups,
+                inner_groups,
+            } => {
+                outer.get(row).is_some_and(|&o| (o as usize) < outer_groups)
+                    && inner.get(row).is_some_and(|&i| (i as usize) < inner_groups)
+            }
+        };
+        if !ok {
+            return (row, Bad::Key(row));
+        }
+    }
+    (b, Bad::Key(b))
 }
 
 /// Runs `count` over row ranges on threads and sums the tables.
@@ -203,11 +309,7 @@ pub fn by_key<A: HistogramAccumulator>(
     let range = template.score_range();
     let cells = groups.saturating_mul(range.width());
     let table = parallel(scores.len(), threads, cells, |a, b| {
-        let (s, k) = (
-            scores.get(a..b).unwrap_or(&[]),
-            keys.get(a..b).unwrap_or(&[]),
-        );
-        count_chunk(range, s, k.iter().map(|&k| Some(k as usize)), groups, a)
+        count_chunk(range, scores, KeyCols::One(keys), groups, a, b)
     })
     .map_err(|bad| row_error(bad, range, scores, |r| keys.get(r).copied(), groups))?;
     into_accumulators(template, table, groups)
@@ -258,16 +360,14 @@ pub fn by_key_pair<A: HistogramAccumulator>(
     let groups = outer_groups.saturating_mul(inner_groups);
     let range = template.score_range();
     let cells = groups.saturating_mul(range.width());
-    let combine = move |o: u32, i: u32| -> Option<usize> {
-        let (o, i) = (o as usize, i as usize);
-        (o < outer_groups && i < inner_groups).then_some(o * inner_groups + i)
+    let cols = KeyCols::Pair {
+        outer,
+        inner,
+        outer_groups,
+        inner_groups,
     };
     let table = parallel(scores.len(), threads, cells, |a, b| {
-        let s = scores.get(a..b).unwrap_or(&[]);
-        let o = outer.get(a..b).unwrap_or(&[]);
-        let i = inner.get(a..b).unwrap_or(&[]);
-        let keys = o.iter().zip(i).map(|(&o, &i)| combine(o, i));
-        count_chunk(range, s, keys, groups, a)
+        count_chunk(range, scores, cols, groups, a, b)
     })
     .map_err(|bad| {
         let key_at = |r: usize| {
