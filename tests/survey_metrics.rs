@@ -281,3 +281,166 @@ fn different_configurations_do_not_merge() {
     wave1.merge(&wave2).unwrap();
     assert_eq!(wave1.finish().score(), Some(Decimal::ZERO));
 }
+
+mod per_response {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+    use crmkit::domain::{
+        CalendarBucket, CustomerId, Granularity, Period, ResponseId, Scale, Segment, SurveyId,
+        SurveyResponse,
+    };
+    use crmkit::metrics::group::{BucketIndex, trend};
+    use crmkit::metrics::response::{ResponseAccumulator, push_grouped};
+
+    fn year() -> Period {
+        Period::new(
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
+        )
+        .unwrap()
+    }
+
+    proptest! {
+        /// Responses grouped by (segment, month in Berlin) through the
+        /// per-response path equal the columnar path over the same rows.
+        #[test]
+        fn columnar_equals_per_response_path(
+            rows in prop::collection::vec((0i32..=10, 0u32..3, 0i64..365 * 24 * 60), 0..300),
+        ) {
+            let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+            let period = year();
+            let months = BucketIndex::new(period, Granularity::Month, tz);
+            let segments: Vec<Segment> = (0..3).map(|i| Segment::new(format!("s{i}")).unwrap()).collect();
+            let mut responses = Vec::new();
+            let (mut scores, mut seg_col, mut month_col) = (Vec::new(), Vec::new(), Vec::new());
+            for (i, &(score, seg, minute)) in rows.iter().enumerate() {
+                let at = period.start() + Duration::minutes(minute);
+                let r = SurveyResponse::on_scale(
+                    ResponseId::from_u128(i as u128),
+                    SurveyId::from_u128(1),
+                    Scale::nps(),
+                    CustomerId::from_u128(i as u128),
+                    at,
+                    score,
+                )
+                .unwrap()
+                .with_segments([segments[seg as usize].clone()]);
+                responses.push(r);
+                scores.push(score as u8);
+                seg_col.push(seg);
+                month_col.push(months.index_of(at).unwrap() as u32);
+            }
+            let n_months = months.buckets().len();
+            let mut grouped = Grouped::new(Nps::standard());
+            push_grouped(&mut grouped, &responses, |r| {
+                let month = months.bucket_of(r.responded_at());
+                r.segments().iter().filter_map(move |s| Some((s.clone(), month?))).collect::<Vec<_>>()
+            })
+            .unwrap();
+            let per_response = grouped.finish();
+            let columnar = by_key_pair(&Nps::standard(), &scores, &seg_col, 3, &month_col, n_months, 2).unwrap();
+            for (s, segment) in segments.iter().enumerate() {
+                for (m, bucket) in months.buckets().iter().enumerate() {
+                    let col = columnar[s * n_months + m].finish();
+                    match per_response.get(&(segment.clone(), *bucket)) {
+                        Some(r) => prop_assert_eq!(&col, r),
+                        None => prop_assert!(col.is_no_data()),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn monthly_trend_flags_a_significant_change() {
+        let tz: chrono_tz::Tz = "UTC".parse().unwrap();
+        let months = BucketIndex::new(year(), Granularity::Month, tz);
+        let mut responses = Vec::new();
+        // January: 40 answers, 10 promoters and 20 detractors (NPS -25);
+        // February: 40 answers, 30 promoters and 5 detractors (NPS 62.5);
+        // March: nothing.
+        let mut push = |i: u128, month: u32, score: i32| {
+            let at = Utc.with_ymd_and_hms(2026, month, 10, 0, 0, 0).unwrap();
+            responses.push(
+                SurveyResponse::on_scale(
+                    ResponseId::from_u128(i),
+                    SurveyId::from_u128(1),
+                    Scale::nps(),
+                    CustomerId::from_u128(i),
+                    at,
+                    score,
+                )
+                .unwrap(),
+            );
+        };
+        for i in 0..40u128 {
+            push(
+                i,
+                1,
+                if i < 10 {
+                    10
+                } else if i < 30 {
+                    2
+                } else {
+                    8
+                },
+            );
+            push(
+                100 + i,
+                2,
+                if i < 30 {
+                    9
+                } else if i < 35 {
+                    0
+                } else {
+                    7
+                },
+            );
+        }
+        let mut g = Grouped::new(Nps::standard());
+        push_grouped(&mut g, &responses, |r| months.bucket_of(r.responded_at())).unwrap();
+        let results = g.finish();
+        let t = trend(months.buckets().iter().copied(), &results, Confidence::P95);
+        assert_eq!(t.len(), 12);
+        assert_eq!(
+            t[0].bucket,
+            CalendarBucket::Month {
+                year: 2026,
+                month: 1
+            }
+        );
+        assert_eq!(
+            t[0].result.as_ref().unwrap().score(),
+            Some(Decimal::from(-25))
+        );
+        assert_eq!(
+            t[1].result.as_ref().unwrap().score(),
+            Some(Decimal::new(625, 1))
+        );
+        // se1 = 100 sqrt((0.25 + 0.5 - 0.0625)/40) = 13.1101; se2 = 100 sqrt((0.75 + 0.125 - 0.390625)/40) = 11.0045;
+        // se = 17.1163, half = 33.547; difference 87.5 -> [53.95, 121.05], significant.
+        let c = t[1].change.unwrap();
+        assert!((c.difference - 87.5).abs() < 1e-9);
+        assert!((c.interval.lower - 53.953).abs() < 1e-2);
+        assert!(c.significant);
+        assert!(t[2].result.is_none() && t[2].change.is_none());
+    }
+
+    #[test]
+    fn push_response_rejects_other_scales() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let r = SurveyResponse::on_scale(
+            ResponseId::from_u128(1),
+            SurveyId::from_u128(1),
+            Scale::ces(),
+            CustomerId::from_u128(1),
+            at,
+            7,
+        )
+        .unwrap();
+        assert!(Nps::standard().push_response(&r).is_err());
+        let mut ces = Ces::standard();
+        ces.push_response(&r).unwrap();
+        assert_eq!(ces.finish().percent(), Some(Decimal::from(100)));
+    }
+}

@@ -71,6 +71,11 @@ where
         }
     }
 
+    /// The template (the inner accumulator's configuration).
+    pub fn template(&self) -> &A {
+        &self.template
+    }
+
     /// Number of distinct customers seen.
     pub fn customers(&self) -> usize {
         self.latest.len()

@@ -14,4 +14,5 @@ pub mod interval;
 pub mod latest;
 pub mod nps;
 pub mod rate;
+pub mod response;
 pub mod score;

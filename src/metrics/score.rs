@@ -88,6 +88,14 @@ pub enum MetricError {
         /// The other.
         right: usize,
     },
+    /// A response on another scale than the accumulator's.
+    #[error("response on the scale {found} pushed into an accumulator on {expected}")]
+    ScaleMismatch {
+        /// The accumulator's scale.
+        expected: String,
+        /// The response's scale.
+        found: String,
+    },
     /// A count overflowed.
     #[error("a count overflowed")]
     Overflow,
@@ -190,6 +198,32 @@ impl ScoreRange {
                 max: self.max,
             }),
         }
+    }
+}
+
+impl TryFrom<crate::domain::Scale> for ScoreRange {
+    type Error = MetricError;
+
+    /// The range of a domain [`Scale`](crate::domain::Scale).
+    ///
+    /// # Errors
+    /// [`MetricError::InvalidConfig`] for scales with negative scores
+    /// (survey accumulators count scores `0..=100`).
+    fn try_from(scale: crate::domain::Scale) -> Result<Self, Self::Error> {
+        match (u8::try_from(scale.min()), u8::try_from(scale.max())) {
+            (Ok(min), Ok(max)) => ScoreRange::new(min, max),
+            _ => Err(MetricError::InvalidConfig {
+                what: "score range",
+                reason: format!("the scale {scale} has negative scores"),
+            }),
+        }
+    }
+}
+
+impl ScoreRange {
+    /// Whether a domain [`Scale`](crate::domain::Scale) is this range.
+    pub fn is_scale(&self, scale: crate::domain::Scale) -> bool {
+        scale.min() == i32::from(self.min) && scale.max() == i32::from(self.max)
     }
 }
 
