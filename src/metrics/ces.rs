@@ -29,7 +29,7 @@ use crate::metrics::score::{MetricError, ScoreHistogram, ScoreRange, Scored};
 /// let r = ces.finish();
 /// // 2 of 4 at 5-7: 50 %; mean (7 + 5 + 4 + 2) / 4 = 4.5.
 /// assert_eq!(r.percent(), Some(Decimal::from(50)));
-/// assert_eq!(r.mean().unwrap().mean, Decimal::new(45, 1));
+/// assert_eq!(r.mean().ok_or("no value")?.mean, Decimal::new(45, 1));
 /// assert!(ces.push_score(0).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

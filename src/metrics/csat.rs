@@ -6,7 +6,7 @@
 //! The percentage is a [`Decimal`] at
 //! [`SCORE_DP`](crate::metrics::score::SCORE_DP) places, midpoints away from
 //! zero, next to the exact counts; its interval is Wilson's
-//! ([`wilson`](crate::metrics::interval::wilson)), the mean's a t interval.
+//! ([`wilson`](crate::metrics::interval::wilson())), the mean's a t interval.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -291,8 +291,8 @@ impl Estimate for ShareResult {
 /// let r = csat.finish();
 /// // 3 of 4 at 4 or more: 75 %; mean (5 + 4 + 4 + 2) / 4 = 3.75.
 /// assert_eq!(r.percent(), Some(Decimal::from(75)));
-/// assert_eq!(r.mean().unwrap().mean, Decimal::new(375, 2));
-/// assert!(r.wilson(Confidence::P95).unwrap().contains(75.0));
+/// assert_eq!(r.mean().ok_or("no value")?.mean, Decimal::new(375, 2));
+/// assert!(r.wilson(Confidence::P95).ok_or("no value")?.contains(75.0));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

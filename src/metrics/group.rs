@@ -188,12 +188,12 @@ where
 /// use crmkit::metrics::group::BucketIndex;
 /// let tz: chrono_tz::Tz = "Australia/Sydney".parse()?;
 /// let p = Period::new(
-///     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-///     Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap(),
+///     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().ok_or("no such instant")?,
+///     Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).single().ok_or("no such instant")?,
 /// )?;
 /// let idx = BucketIndex::new(p, Granularity::Month, tz);
 /// // 20:00 UTC on 31 March is 1 April in Sydney.
-/// let t = Utc.with_ymd_and_hms(2026, 3, 31, 20, 0, 0).unwrap();
+/// let t = Utc.with_ymd_and_hms(2026, 3, 31, 20, 0, 0).single().ok_or("no such instant")?;
 /// assert_eq!(idx.bucket_of(t), Some(CalendarBucket::Month { year: 2026, month: 4 }));
 /// assert_eq!(idx.bucket_of(p.end()), None);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -284,7 +284,7 @@ pub struct TrendPoint<K, R> {
 /// let results = BTreeMap::from([(1, jan.finish()), (2, feb.finish())]);
 /// let t = trend([1, 2, 3], &results, Confidence::P95);
 /// assert!(t[0].change.is_none());
-/// assert!(t[1].change.unwrap().significant);
+/// assert!(t[1].change.ok_or("no value")?.significant);
 /// assert!(t[2].result.is_none() && t[2].change.is_none());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

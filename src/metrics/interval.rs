@@ -160,9 +160,10 @@ pub fn nps_standard_error(p_promoters: f64, p_detractors: f64, n: f64) -> Option
 /// // 6 promoters, 2 passives, 2 detractors: NPS = 40,
 /// // se = sqrt((0.6 + 0.2 - 0.4²)/10) = sqrt(0.064) = 0.252982,
 /// // half width = 1.959964 * 25.2982 = 49.5836.
-/// let i = nps_wald(0.6, 0.2, 10.0, Confidence::P95).unwrap();
+/// let i = nps_wald(0.6, 0.2, 10.0, Confidence::P95).ok_or("no value")?;
 /// assert!((i.lower - (40.0 - 49.5836)).abs() < 1e-3);
 /// assert!((i.upper - 89.5836).abs() < 1e-3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn nps_wald(
     p_promoters: f64,
@@ -196,9 +197,10 @@ pub fn nps_wald(
 /// use crmkit::metrics::interval::{nps_adjusted_wald, Confidence};
 /// // 10 promoters of 10: n' = 13, P' = 10.75/13, D' = 0.75/13,
 /// // NPS' = 100 * 10/13 = 76.923.
-/// let i = nps_adjusted_wald(10.0, 0.0, 10.0, Confidence::P95).unwrap();
+/// let i = nps_adjusted_wald(10.0, 0.0, 10.0, Confidence::P95).ok_or("no value")?;
 /// assert!((i.centre - 76.923).abs() < 1e-3);
 /// assert!(i.lower < i.centre && i.upper <= 100.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn nps_adjusted_wald(
     promoters: f64,
@@ -234,8 +236,9 @@ pub fn nps_adjusted_wald(
 /// ```
 /// use crmkit::metrics::interval::{wilson, Confidence};
 /// // 8 of 10 satisfied at 95 %: the textbook Wilson interval is [49.02, 94.33] %.
-/// let i = wilson(0.8, 10.0, Confidence::P95).unwrap();
+/// let i = wilson(0.8, 10.0, Confidence::P95).ok_or("no value")?;
 /// assert!((i.lower - 49.016).abs() < 1e-2 && (i.upper - 94.331).abs() < 1e-2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn wilson(p: f64, n: f64, level: Confidence) -> Option<Interval> {
     if !(n.is_finite() && n > 0.0 && (0.0..=1.0).contains(&p)) {
@@ -261,8 +264,9 @@ pub fn wilson(p: f64, n: f64, level: Confidence) -> Option<Interval> {
 /// ```
 /// use crmkit::metrics::interval::{t_interval, Confidence};
 /// // mean 5, sd 2, n = 10: t(0.975, 9) = 2.262157, half = 2.262157 * 2 / sqrt(10) = 1.430714.
-/// let i = t_interval(5.0, 2.0, 10.0, Confidence::P95).unwrap();
+/// let i = t_interval(5.0, 2.0, 10.0, Confidence::P95).ok_or("no value")?;
 /// assert!((i.upper - 6.430714).abs() < 1e-5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn t_interval(mean: f64, sd: f64, n: f64, level: Confidence) -> Option<Interval> {
     if !(n.is_finite() && n > 1.0 && mean.is_finite() && sd.is_finite() && sd >= 0.0) {
@@ -302,9 +306,10 @@ pub struct Change {
 /// ```
 /// use crmkit::metrics::interval::{change, Confidence};
 /// // 30 -> 50 with se 5 and 5: se = 7.0711, half = 13.859, interval [6.14, 33.86].
-/// let c = change(30.0, 5.0, 50.0, 5.0, Confidence::P95).unwrap();
+/// let c = change(30.0, 5.0, 50.0, 5.0, Confidence::P95).ok_or("no value")?;
 /// assert!(c.significant);
 /// assert!((c.interval.lower - 6.141).abs() < 1e-3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn change(
     earlier: f64,

@@ -107,7 +107,7 @@ where
 /// use crmkit::metrics::response::push_grouped;
 /// use rust_decimal::Decimal;
 ///
-/// let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+/// let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().ok_or("no such instant")?;
 /// let smb = Segment::new("smb")?;
 /// let mut responses = Vec::new();
 /// for (i, score) in [10, 9, 3].into_iter().enumerate() {
@@ -164,7 +164,7 @@ where
 /// use crmkit::metrics::response::response_rates;
 /// use rust_decimal::Decimal;
 ///
-/// let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+/// let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().ok_or("no such instant")?;
 /// let survey = SurveyId::from_u128(1);
 /// let invitations: Vec<_> = (0..4u128)
 ///     .map(|i| SurveyInvitation::new(InvitationId::from_u128(i), survey, CustomerId::from_u128(i), at, Channel::Email))
