@@ -87,26 +87,37 @@ enum KeyCols<'a> {
     },
 }
 
-/// Counts one block of rows into `table` (`groups x width` cells); returns
-/// whether any row was invalid (its count then lands anywhere or nowhere,
-/// and the caller discards the table).
+/// Rows per batch of the two-phase kernel (fits in L1 with its index
+/// buffer).
+const BATCH: usize = 2048;
+
+/// Counts one block of rows into `table` (`groups x width` cells, at most
+/// `u32::MAX`); returns whether any row was invalid (the caller then
+/// discards the table).
 ///
-/// The hot loop has no early exit and runs over zipped slices, so the
-/// compiler drops the per-row bounds checks: validity is folded into a flag.
+/// Two phases per batch of rows: a branch-free pass over zipped slices
+/// computes each row's cell index in `u32` and folds validity into a flag
+/// (the compiler vectorises it), then a tight scalar pass increments the
+/// cells. Splitting them keeps the scatter loop to a load and an increment
+/// per row.
 fn count_block(range: ScoreRange, scores: &[u8], keys: KeyCols<'_>, table: &mut [u32]) -> bool {
-    let width = range.width();
-    let min = range.min();
-    let mut bad = false;
+    let width = u32::try_from(range.width()).unwrap_or(u32::MAX);
+    let min = u32::from(range.min());
+    let mut idx = [0u32; BATCH];
     match keys {
         KeyCols::One(k) => {
-            let groups = table.len() / width;
-            for (&score, &key) in scores.iter().zip(k) {
-                let s = usize::from(score.wrapping_sub(min));
-                let key = key as usize;
-                bad |= (s >= width) | (key >= groups);
-                if let Some(c) = table.get_mut(key.wrapping_mul(width).wrapping_add(s)) {
-                    *c = c.wrapping_add(1);
+            let groups = u32::try_from(table.len() / range.width()).unwrap_or(u32::MAX);
+            for (sc, kc) in scores.chunks(BATCH).zip(k.chunks(BATCH)) {
+                let mut bad = false;
+                for ((dst, &score), &key) in idx.iter_mut().zip(sc).zip(kc) {
+                    let s = u32::from(score).wrapping_sub(min);
+                    bad |= (s >= width) | (key >= groups);
+                    *dst = key.wrapping_mul(width).wrapping_add(s);
                 }
+                if bad {
+                    return true;
+                }
+                scatter(&idx, sc.len(), table);
             }
         }
         KeyCols::Pair {
@@ -115,22 +126,39 @@ fn count_block(range: ScoreRange, scores: &[u8], keys: KeyCols<'_>, table: &mut 
             outer_groups,
             inner_groups,
         } => {
-            for ((&score, &o), &i) in scores.iter().zip(outer).zip(inner) {
-                let s = usize::from(score.wrapping_sub(min));
-                let (o, i) = (o as usize, i as usize);
-                bad |= (s >= width) | (o >= outer_groups) | (i >= inner_groups);
-                let idx = o
-                    .wrapping_mul(inner_groups)
-                    .wrapping_add(i)
-                    .wrapping_mul(width)
-                    .wrapping_add(s);
-                if let Some(c) = table.get_mut(idx) {
-                    *c = c.wrapping_add(1);
+            let n_o = u32::try_from(outer_groups).unwrap_or(u32::MAX);
+            let n_i = u32::try_from(inner_groups).unwrap_or(u32::MAX);
+            let batches = scores
+                .chunks(BATCH)
+                .zip(outer.chunks(BATCH))
+                .zip(inner.chunks(BATCH));
+            for ((sc, oc), ic) in batches {
+                let mut bad = false;
+                for (((dst, &score), &o), &i) in idx.iter_mut().zip(sc).zip(oc).zip(ic) {
+                    let s = u32::from(score).wrapping_sub(min);
+                    bad |= (s >= width) | (o >= n_o) | (i >= n_i);
+                    *dst = o
+                        .wrapping_mul(n_i)
+                        .wrapping_add(i)
+                        .wrapping_mul(width)
+                        .wrapping_add(s);
                 }
+                if bad {
+                    return true;
+                }
+                scatter(&idx, sc.len(), table);
             }
         }
     }
-    bad
+    false
+}
+
+fn scatter(idx: &[u32], len: usize, table: &mut [u32]) {
+    for &k in idx.iter().take(len) {
+        if let Some(c) = table.get_mut(k as usize) {
+            *c = c.wrapping_add(1);
+        }
+    }
 }
 
 /// Counts rows `a..b`. Counters are `u32` per block of at most `u32::MAX`
@@ -307,7 +335,7 @@ pub fn by_key<A: HistogramAccumulator>(
         });
     }
     let range = template.score_range();
-    let cells = groups.saturating_mul(range.width());
+    let cells = checked_cells(groups, range)?;
     let table = parallel(scores.len(), threads, cells, |a, b| {
         count_chunk(range, scores, KeyCols::One(keys), groups, a, b)
     })
@@ -359,7 +387,7 @@ pub fn by_key_pair<A: HistogramAccumulator>(
     }
     let groups = outer_groups.saturating_mul(inner_groups);
     let range = template.score_range();
-    let cells = groups.saturating_mul(range.width());
+    let cells = checked_cells(groups, range)?;
     let cols = KeyCols::Pair {
         outer,
         inner,
@@ -380,6 +408,20 @@ pub fn by_key_pair<A: HistogramAccumulator>(
         row_error(bad, range, scores, key_at, groups)
     })?;
     into_accumulators(template, table, groups)
+}
+
+/// The table size, which must fit the `u32` cell indexes of the kernel.
+fn checked_cells(groups: usize, range: ScoreRange) -> Result<usize, MetricError> {
+    groups
+        .checked_mul(range.width())
+        .filter(|&c| c <= u32::MAX as usize)
+        .ok_or_else(|| MetricError::InvalidConfig {
+            what: "columnar groups",
+            reason: format!(
+                "{groups} groups x {} scores exceed 2^32 cells",
+                range.width()
+            ),
+        })
 }
 
 fn row_error(
@@ -430,6 +472,40 @@ mod tests {
             by_key_pair(&t, &[1], &[0], 1, &[3], 2, 1),
             Err(MetricError::KeyOutOfRange { row: 0, .. })
         ));
+    }
+
+    #[test]
+    fn huge_tables_are_refused_before_allocating() {
+        assert!(matches!(
+            by_key(&Nps::standard(), &[1], &[0], 1 << 30, 1),
+            Err(MetricError::InvalidConfig { .. })
+        ));
+        assert!(by_key_pair(&Nps::standard(), &[1], &[0], usize::MAX, &[0], 2, 1).is_err());
+    }
+
+    #[test]
+    fn batches_equal_per_row_pushes() {
+        use crate::metrics::accumulator::Accumulator;
+        // More rows than one batch, with a bad row far past the first batch.
+        let n = 5 * BATCH + 17;
+        let scores: Vec<u8> = (0..n).map(|i| (i * 5 % 11) as u8).collect();
+        let outer: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect();
+        let inner: Vec<u32> = (0..n).map(|i| (i * 7 % 5) as u32).collect();
+        let col = by_key_pair(&Nps::standard(), &scores, &outer, 3, &inner, 5, 1).unwrap();
+        let mut per_row = vec![Nps::standard(); 15];
+        for i in 0..n {
+            per_row[(outer[i] * 5 + inner[i]) as usize]
+                .push_score(scores[i])
+                .unwrap();
+        }
+        assert_eq!(col, per_row);
+        let mut bad = scores.clone();
+        bad[4 * BATCH + 3] = 12;
+        assert!(matches!(
+            by_key_pair(&Nps::standard(), &bad, &outer, 3, &inner, 5, 2),
+            Err(MetricError::ScoreOutOfRange { score: 12, .. })
+        ));
+        let _ = Nps::standard().finish();
     }
 
     #[test]

@@ -177,6 +177,55 @@ where
     }
 }
 
+/// The serialised form of a [`Grouped`]: the template and the groups as
+/// `[key, state]` pairs in key order (so keys need not be strings).
+#[derive(Serialize, Deserialize)]
+struct GroupedRepr<K, A> {
+    template: A,
+    groups: Vec<(K, A)>,
+}
+
+impl<K, A> Serialize for Grouped<K, A>
+where
+    K: Serialize + Ord + Clone,
+    A: Serialize + Clone,
+{
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut groups: Vec<(K, A)> = self
+            .groups
+            .iter()
+            .map(|(k, a)| (k.clone(), a.clone()))
+            .collect();
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        GroupedRepr {
+            template: self.template.clone(),
+            groups,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, K, A> Deserialize<'de> for Grouped<K, A>
+where
+    K: Deserialize<'de> + Hash + Eq + Ord + Clone,
+    A: Deserialize<'de> + Accumulator + Clone,
+{
+    /// Reads a grouped state back; every group must merge into the
+    /// template's configuration (so a group configured differently from the
+    /// template is rejected).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let repr = GroupedRepr::<K, A>::deserialize(deserializer)?;
+        let mut out = Grouped::new(repr.template);
+        for (k, a) in repr.groups {
+            if out.groups.contains_key(&k) {
+                return Err(serde::de::Error::custom("a group key appears twice"));
+            }
+            out.merge_group(k, &a).map_err(serde::de::Error::custom)?;
+        }
+        Ok(out)
+    }
+}
+
 /// Calendar buckets of a period, precomputed for fast assignment of
 /// instants (a binary search over bucket starts, no time-zone conversion per
 /// instant).
@@ -336,6 +385,25 @@ mod tests {
         assert!(g.is_empty());
         g.push(("a", 10.into())).unwrap();
         assert_eq!(g.len(), 1);
+    }
+
+    #[test]
+    fn serialised_groups_merge_like_the_original() {
+        let mut a = Grouped::new(Nps::standard());
+        a.push(((2u8, 'x'), 10.into())).unwrap();
+        a.push(((1u8, 'y'), 3.into())).unwrap();
+        let json = serde_json::to_string(&a).unwrap();
+        let back: Grouped<(u8, char), Nps> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.finish(), a.finish());
+        let mut m1 = a.clone();
+        m1.merge(&back).unwrap();
+        let mut m2 = back.clone();
+        m2.merge(&a).unwrap();
+        assert_eq!(m1.finish(), m2.finish());
+        assert_eq!(m1.finish()[&(2, 'x')].n(), 2);
+        // A group on another configuration is rejected.
+        let bad = json.replacen("\"min_sample\":30", "\"min_sample\":7", 2);
+        assert!(serde_json::from_str::<Grouped<(u8, char), Nps>>(&bad).is_err());
     }
 
     #[test]
