@@ -19,7 +19,7 @@ use crate::metrics::accumulator::Accumulator;
 use crate::metrics::ces::Ces;
 use crate::metrics::csat::Csat;
 use crate::metrics::group::Grouped;
-use crate::metrics::latest::LatestPerCustomer;
+use crate::metrics::latest::{LatestPerCustomer, RepeatPolicy};
 use crate::metrics::nps::Nps;
 use crate::metrics::rate::ResponseRate;
 use crate::metrics::score::{MetricError, ScoreRange, Scored};
@@ -82,6 +82,130 @@ where
 {
     fn push_response(&mut self, response: &SurveyResponse) -> Result<(), MetricError> {
         let obs = scored(self.template().score_range(), response)?;
+        self.push((
+            response.customer(),
+            (response.responded_at(), response.id()),
+            obs,
+        ))
+    }
+}
+
+/// The observation of a response with who answered and when: what
+/// [`WithPolicy`] takes.
+pub type ResponseObservation = (CustomerId, (DateTime<Utc>, ResponseId), Scored);
+
+/// A survey accumulator with a [`RepeatPolicy`] chosen at run time: every
+/// answer, or each customer's latest answer only.
+///
+/// Memory: the inner accumulator's state for [`RepeatPolicy::All`]; one
+/// entry per distinct customer for [`RepeatPolicy::LatestPerCustomer`].
+///
+/// # Example
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use crmkit::domain::{CustomerId, ResponseId, Scale, SurveyId, SurveyResponse};
+/// use crmkit::metrics::accumulator::Accumulator;
+/// use crmkit::metrics::latest::RepeatPolicy;
+/// use crmkit::metrics::nps::Nps;
+/// use crmkit::metrics::response::{ResponseAccumulator, WithPolicy};
+///
+/// let ann = CustomerId::from_u128(1);
+/// let answer = |id: u128, day: u32, score: i32| -> Result<SurveyResponse, Box<dyn std::error::Error>> {
+///     let at = Utc.with_ymd_and_hms(2026, 3, day, 12, 0, 0).single().ok_or("no such instant")?;
+///     Ok(SurveyResponse::on_scale(ResponseId::from_u128(id), SurveyId::from_u128(1), Scale::nps(), ann, at, score)?)
+/// };
+/// let mut all = WithPolicy::new(Nps::standard(), RepeatPolicy::All);
+/// let mut latest = WithPolicy::new(Nps::standard(), RepeatPolicy::LatestPerCustomer);
+/// for r in [answer(1, 1, 0)?, answer(2, 9, 10)?] {
+///     all.push_response(&r)?;
+///     latest.push_response(&r)?;
+/// }
+/// assert_eq!(all.finish().n(), 2);
+/// assert_eq!(latest.finish().n(), 1);
+/// assert_eq!(latest.finish().promoters(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub enum WithPolicy<A: Accumulator<Observation = Scored>> {
+    /// Every answer counts.
+    All(A),
+    /// Only each customer's latest answer counts.
+    Latest(LatestPerCustomer<CustomerId, (DateTime<Utc>, ResponseId), A>),
+}
+
+impl<A> WithPolicy<A>
+where
+    A: Accumulator<Observation = Scored>,
+{
+    /// An empty accumulator configured like `template` under `policy`.
+    pub fn new(template: A, policy: RepeatPolicy) -> Self {
+        match policy {
+            RepeatPolicy::All => Self::All(template.empty_like()),
+            RepeatPolicy::LatestPerCustomer => Self::Latest(LatestPerCustomer::new(template)),
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> RepeatPolicy {
+        match self {
+            Self::All(_) => RepeatPolicy::All,
+            Self::Latest(_) => RepeatPolicy::LatestPerCustomer,
+        }
+    }
+}
+
+impl<A> Accumulator for WithPolicy<A>
+where
+    A: Accumulator<Observation = Scored>,
+{
+    type Observation = ResponseObservation;
+    type Output = A::Output;
+    type Error = A::Error;
+
+    fn push(&mut self, obs: ResponseObservation) -> Result<(), A::Error> {
+        match self {
+            Self::All(a) => a.push(obs.2),
+            Self::Latest(l) => l.push(obs),
+        }
+    }
+
+    fn merge(&mut self, other: &Self) -> Result<(), crate::metrics::accumulator::MergeError> {
+        match (self, other) {
+            (Self::All(a), Self::All(b)) => a.merge(b),
+            (Self::Latest(a), Self::Latest(b)) => a.merge(b),
+            _ => Err(crate::metrics::accumulator::MergeError::config(
+                "WithPolicy",
+                "different repeat policies",
+            )),
+        }
+    }
+
+    fn finish(&self) -> A::Output {
+        match self {
+            Self::All(a) => a.finish(),
+            Self::Latest(l) => l.finish(),
+        }
+    }
+
+    fn empty_like(&self) -> Self {
+        match self {
+            Self::All(a) => Self::All(a.empty_like()),
+            Self::Latest(l) => Self::Latest(l.empty_like()),
+        }
+    }
+}
+
+impl<A> ResponseAccumulator for WithPolicy<A>
+where
+    A: Accumulator<Observation = Scored, Error = MetricError>
+        + crate::metrics::columnar::HistogramAccumulator,
+{
+    fn push_response(&mut self, response: &SurveyResponse) -> Result<(), MetricError> {
+        let range = match self {
+            Self::All(a) => a.score_range(),
+            Self::Latest(l) => l.template().score_range(),
+        };
+        let obs = scored(range, response)?;
         self.push((
             response.customer(),
             (response.responded_at(), response.id()),
