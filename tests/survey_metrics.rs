@@ -444,3 +444,79 @@ mod per_response {
         assert_eq!(ces.finish().percent(), Some(Decimal::from(100)));
     }
 }
+
+mod policy {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+    use crmkit::domain::{CustomerId, ResponseId, Scale, SurveyId, SurveyResponse};
+    use crmkit::metrics::latest::RepeatPolicy;
+    use crmkit::metrics::rate::ResponseRate;
+    use crmkit::metrics::response::{ResponseAccumulator, WithPolicy};
+
+    fn responses(rows: &[(u8, u8, u16)]) -> Vec<SurveyResponse> {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        rows.iter()
+            .enumerate()
+            .map(|(i, &(score, customer, minute))| {
+                SurveyResponse::on_scale(
+                    ResponseId::from_u128(i as u128),
+                    SurveyId::from_u128(1),
+                    Scale::nps(),
+                    CustomerId::from_u128(u128::from(customer)),
+                    t0 + Duration::minutes(i64::from(minute)),
+                    i32::from(score),
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn latest_per_customer_is_order_and_split_independent(
+            rows in prop::collection::vec((0u8..=10, 0u8..8, 0u16..50), 0..80),
+            mask in prop::collection::vec(any::<bool>(), 80),
+        ) {
+            let rs = responses(&rows);
+            let mut one = WithPolicy::new(Nps::standard(), RepeatPolicy::LatestPerCustomer);
+            for r in &rs {
+                one.push_response(r).unwrap();
+            }
+            let mut a = one.empty_like();
+            let mut b = one.empty_like();
+            for (i, r) in rs.iter().enumerate().rev() {
+                let t = if mask[i] { &mut a } else { &mut b };
+                t.push_response(r).unwrap();
+            }
+            a.merge(&b).unwrap();
+            let (x, y) = (one.finish(), a.finish());
+            prop_assert_eq!(&x, &y);
+            // One answer per customer who answered at all.
+            let customers: std::collections::BTreeSet<u8> = rows.iter().map(|r| r.1).collect();
+            prop_assert_eq!(x.n(), customers.len() as u64);
+            // All answers: n = number of rows.
+            let mut all = WithPolicy::new(Nps::standard(), RepeatPolicy::All);
+            for r in &rs {
+                all.push_response(r).unwrap();
+            }
+            prop_assert_eq!(all.finish().n(), rows.len() as u64);
+            prop_assert!(all.merge(&one).is_err());
+        }
+
+        #[test]
+        fn response_rate_merges_like_one_pass(answers in prop::collection::vec(any::<bool>(), 0..100), cut in 0usize..100) {
+            let cut = cut.min(answers.len());
+            let mut one = ResponseRate::default();
+            one.extend_from(answers.iter().copied()).unwrap();
+            let mut a = ResponseRate::default();
+            a.extend_from(answers[..cut].iter().copied()).unwrap();
+            let mut b = ResponseRate::default();
+            b.extend_from(answers[cut..].iter().copied()).unwrap();
+            a.merge(&b).unwrap();
+            prop_assert_eq!(a.finish(), one.finish());
+            if let Some(p) = one.finish().percent() {
+                prop_assert!(p >= Decimal::ZERO && p <= Decimal::from(100));
+            }
+        }
+    }
+}
