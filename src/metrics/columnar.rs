@@ -100,7 +100,12 @@ const BATCH: usize = 2048;
 /// (the compiler vectorises it), then a tight scalar pass increments the
 /// cells. Splitting them keeps the scatter loop to a load and an increment
 /// per row.
-fn count_block(range: ScoreRange, scores: &[u8], keys: KeyCols<'_>, table: &mut [u32]) -> bool {
+fn count_block<C: Counter>(
+    range: ScoreRange,
+    scores: &[u8],
+    keys: KeyCols<'_>,
+    table: &mut [C],
+) -> bool {
     let width = u32::try_from(range.width()).unwrap_or(u32::MAX);
     let min = u32::from(range.min());
     let mut idx = [0u32; BATCH];
@@ -153,18 +158,63 @@ fn count_block(range: ScoreRange, scores: &[u8], keys: KeyCols<'_>, table: &mut 
     false
 }
 
-fn scatter(idx: &[u32], len: usize, table: &mut [u32]) {
+fn scatter<C: Counter>(idx: &[u32], len: usize, table: &mut [C]) {
     for &k in idx.iter().take(len) {
         if let Some(c) = table.get_mut(k as usize) {
-            *c = c.wrapping_add(1);
+            c.bump();
         }
     }
 }
 
-/// Counts rows `a..b`. Counters are `u32` per block of at most `u32::MAX`
-/// rows (half the cache footprint of `u64`), flushed into `u64` totals. On
-/// an invalid row, a second slow pass finds the first one for the error.
+/// A block counter: `u16` when the table is small (it then fits in L1
+/// cache; flushed every `u16::MAX` rows), `u32` otherwise.
+trait Counter: Copy + Default {
+    /// Most rows a block may count without overflow.
+    const BLOCK_ROWS: usize;
+    fn bump(&mut self);
+    fn take(&mut self) -> u64;
+}
+
+impl Counter for u16 {
+    const BLOCK_ROWS: usize = u16::MAX as usize;
+    fn bump(&mut self) {
+        *self = self.wrapping_add(1);
+    }
+    fn take(&mut self) -> u64 {
+        u64::from(std::mem::take(self))
+    }
+}
+
+impl Counter for u32 {
+    const BLOCK_ROWS: usize = u32::MAX as usize;
+    fn bump(&mut self) {
+        *self = self.wrapping_add(1);
+    }
+    fn take(&mut self) -> u64 {
+        u64::from(std::mem::take(self))
+    }
+}
+
+/// Counts rows `a..b`. Counters are `u16` (tables up to 65,536 cells) or
+/// `u32` per block of rows, a fraction of the cache footprint of `u64`,
+/// flushed into `u64` totals. On an invalid row, a second slow pass finds
+/// the first one for the error.
 fn count_chunk(
+    range: ScoreRange,
+    scores: &[u8],
+    keys: KeyCols<'_>,
+    groups: usize,
+    a: usize,
+    b: usize,
+) -> Result<Vec<u64>, (usize, Bad)> {
+    if groups.saturating_mul(range.width()) <= 1 << 16 {
+        count_chunk_with::<u16>(range, scores, keys, groups, a, b)
+    } else {
+        count_chunk_with::<u32>(range, scores, keys, groups, a, b)
+    }
+}
+
+fn count_chunk_with<C: Counter>(
     range: ScoreRange,
     scores: &[u8],
     keys: KeyCols<'_>,
@@ -174,8 +224,8 @@ fn count_chunk(
 ) -> Result<Vec<u64>, (usize, Bad)> {
     let cells = groups.saturating_mul(range.width());
     let mut total = vec![0u64; cells];
-    let mut block = vec![0u32; cells];
-    let block_rows = u32::MAX as usize;
+    let mut block = vec![C::default(); cells];
+    let block_rows = C::BLOCK_ROWS;
     let mut start = a;
     while start < b {
         let end = b.min(start.saturating_add(block_rows));
@@ -198,8 +248,7 @@ fn count_chunk(
             return Err(first_bad(range, scores, keys, groups, start, end));
         }
         for (t, c) in total.iter_mut().zip(block.iter_mut()) {
-            *t += u64::from(*c);
-            *c = 0;
+            *t += c.take();
         }
         start = end;
     }
