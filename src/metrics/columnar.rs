@@ -558,6 +558,21 @@ mod tests {
     }
 
     #[test]
+    fn large_tables_use_wide_counters_and_agree() {
+        use crate::metrics::accumulator::Accumulator;
+        // 7000 groups x 11 scores = 77,000 cells: the u32 path.
+        let n = 70_000;
+        let scores: Vec<u8> = (0..n).map(|i| (i * 3 % 11) as u8).collect();
+        let keys: Vec<u32> = (0..n).map(|i| (i * 31 % 7000) as u32).collect();
+        let col = by_key(&Nps::standard(), &scores, &keys, 7000, 1).unwrap();
+        let mut per_row = vec![Nps::standard(); 7000];
+        for i in 0..n {
+            per_row[keys[i] as usize].push(scores[i].into()).unwrap();
+        }
+        assert_eq!(col, per_row);
+    }
+
+    #[test]
     fn threads_agree() {
         let n = 300_000;
         let scores: Vec<u8> = (0..n).map(|i| (i * 7 % 11) as u8).collect();
