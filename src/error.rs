@@ -155,6 +155,9 @@ pub enum Error {
     /// A store operation failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A survey metric could not be computed.
+    #[error(transparent)]
+    Metric(#[from] crate::metrics::score::MetricError),
 }
 
 /// `Result` with crmkit's [`Error`].

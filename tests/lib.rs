@@ -9,3 +9,4 @@ mod domain_props;
 mod store_memory;
 #[cfg(all(feature = "sqlite", feature = "testkit"))]
 mod store_sqlite;
+mod survey_metrics;
