@@ -15,6 +15,7 @@
 //! facts (purchases, survey responses, case events) are immutable once
 //! recorded, and corrections are new facts.
 
+mod calendar;
 mod channel;
 mod id;
 mod money;
@@ -25,6 +26,7 @@ mod version;
 #[cfg(any(test, feature = "proptest"))]
 pub mod strategy;
 
+pub use calendar::*;
 pub use channel::*;
 pub use id::*;
 pub use money::*;
