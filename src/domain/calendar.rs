@@ -377,8 +377,19 @@ impl From<DaySchedule> for Vec<BusinessInterval> {
 }
 
 /// Business hours in a time zone: a weekly schedule, holidays and special
-/// days, with the arithmetic on them (see the [module docs](self) for the
-/// exact meaning across clock changes).
+/// days, with the arithmetic on them.
+///
+/// An instant is in business hours when its local date and time fall inside
+/// that date's intervals; business time between two instants is the real
+/// (elapsed) time whose instants are in business hours. So a 24-hour
+/// schedule measures elapsed time (23 hours on a spring-forward day), a
+/// wall-clock hour skipped by a clock change is never business time, and an
+/// hour repeated by one counts twice if it is in business hours.
+///
+/// The calendar is compiled on construction (per-weekday totals, prefix sums
+/// over holidays and special days, the zone's offset changes from the tz
+/// database between 1800 and 2101), so a business duration costs two binary
+/// searches whatever the span, and a due time a binary search over days.
 ///
 /// Invariants (checked by [`BusinessCalendar::new`] and by
 /// deserialisation): intervals of a day do not overlap; a special day has at
