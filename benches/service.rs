@@ -328,11 +328,17 @@ impl CaseBench {
 fn bench_cases(c: &mut Criterion) {
     let b = CaseBench::new();
     let mut rng = Rng(SEED ^ 0xca5e);
-    let sample = b.cases(&mut rng, 0, 100_000);
+    let n: u128 = std::env::var("CRMKIT_SERVICE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let t = Instant::now();
+    let sample = b.cases(&mut rng, 0, n);
+    println!("generated {n} cases in {:.2} s", t.elapsed().as_secs_f64());
     let mut group = c.benchmark_group("service");
     group.throughput(Throughput::Elements(sample.len() as u64));
     group.sample_size(10);
-    group.bench_function("cases_per_agent_week/100k_cases", |bench| {
+    group.bench_function(format!("cases_per_agent_week/{n}_cases"), |bench| {
         bench.iter(|| {
             let mut groups = ServiceGroups::new();
             b.run(&sample, &mut groups);
@@ -341,6 +347,9 @@ fn bench_cases(c: &mut Criterion) {
     });
     group.finish();
     drop(sample);
+    if n < 100_000 {
+        return;
+    }
 
     // One pass over 1,000,000 cases, generated in chunks of 100,000 outside
     // the timing (all of them at once would hold about a gigabyte).

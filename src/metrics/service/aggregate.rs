@@ -4,10 +4,13 @@
 //! Each accumulator has the `push` / `merge` / `finish` shape of the crate's
 //! accumulators: partial accumulators (per thread, per page of a store
 //! cursor, per machine) merge into the same result as one pass over all
-//! cases. Percentiles come from an [`hdrhistogram`] of whole seconds with
-//! three significant digits (a quantile is exact to the second below 2,048
-//! seconds and within 0.1 % above), which merges without loss; means,
-//! counts, minimum and maximum are exact to the nanosecond.
+//! cases. Percentiles are of whole seconds: a group of up to
+//! [`EXACT_QUANTILES_UP_TO`] durations keeps them all (exact nearest-rank
+//! quantiles, and a few hundred bytes for a small group such as one agent's
+//! week); a larger one moves them into an [`hdrhistogram`] with three
+//! significant digits (exact below 2,048 seconds, within 0.1 % above), which
+//! merges without loss. Means, counts, minimum and maximum are exact to the
+//! nanosecond.
 
 use std::collections::BTreeMap;
 
@@ -44,7 +47,95 @@ pub struct DurationStats {
     sum_ns: i128,
     min: Option<Duration>,
     max: Option<Duration>,
-    hist: Option<Histogram<u64>>,
+    dist: Dist,
+}
+
+/// Up to this many durations, [`DurationStats`] keeps every value and its
+/// quantiles are exact; beyond, it keeps a histogram.
+pub const EXACT_QUANTILES_UP_TO: usize = 256;
+
+/// Whole seconds: every value while few, a histogram beyond.
+#[derive(Debug, Clone)]
+enum Dist {
+    Exact(Vec<u64>),
+    Hist(Box<Histogram<u64>>),
+}
+
+impl Default for Dist {
+    fn default() -> Self {
+        Self::Exact(Vec::new())
+    }
+}
+
+fn record(h: &mut Histogram<u64>, secs: u64) {
+    if h.record(secs).is_err() {
+        h.saturating_record(secs);
+    }
+}
+
+impl Dist {
+    fn push(&mut self, secs: u64) {
+        match self {
+            Self::Exact(v) => {
+                v.push(secs);
+                if v.len() > EXACT_QUANTILES_UP_TO {
+                    self.to_histogram();
+                }
+            }
+            Self::Hist(h) => record(h, secs),
+        }
+    }
+
+    fn to_histogram(&mut self) {
+        if let Self::Exact(v) = self
+            && let Ok(mut h) = Histogram::<u64>::new(3)
+        {
+            for &x in v.iter() {
+                record(&mut h, x);
+            }
+            *self = Self::Hist(Box::new(h));
+        }
+    }
+
+    fn merge(&mut self, other: &Self) -> Result<(), ServiceError> {
+        match (&mut *self, other) {
+            (Self::Exact(v), Self::Exact(o)) => {
+                v.extend_from_slice(o);
+                if v.len() > EXACT_QUANTILES_UP_TO {
+                    self.to_histogram();
+                }
+            }
+            (Self::Hist(h), Self::Exact(o)) => {
+                for &x in o {
+                    record(h, x);
+                }
+            }
+            (Self::Exact(_), Self::Hist(_)) => {
+                let mut theirs = other.clone();
+                theirs.merge(self)?;
+                *self = theirs;
+            }
+            (Self::Hist(h), Self::Hist(o)) => h.add(&**o).map_err(|e| ServiceError::Histogram {
+                reason: format!("{e:?}"),
+            })?,
+        }
+        Ok(())
+    }
+
+    /// Nearest-rank quantile: the value at rank `max(1, ceil(q * n))`.
+    fn quantile(&self, q: f64) -> Option<u64> {
+        match self {
+            Self::Exact(v) if v.is_empty() => None,
+            Self::Exact(v) => {
+                let mut sorted = v.clone();
+                sorted.sort_unstable();
+                let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+                sorted.get(rank - 1).copied()
+            }
+            Self::Hist(h) if h.is_empty() => None,
+            Self::Hist(h) => Some(h.value_at_quantile(q)),
+        }
+    }
 }
 
 /// The summary of a [`DurationStats`]; everything but `count` is absent
@@ -82,15 +173,7 @@ impl DurationStats {
         self.sum_ns += i128::from(d.num_nanoseconds().unwrap_or(i64::MAX));
         self.min = Some(self.min.map_or(d, |m| m.min(d)));
         self.max = Some(self.max.map_or(d, |m| m.max(d)));
-        if self.hist.is_none() {
-            self.hist = Histogram::new(3).ok();
-        }
-        if let Some(h) = &mut self.hist {
-            let secs = u64::try_from(d.num_seconds()).unwrap_or(0);
-            if h.record(secs).is_err() {
-                h.saturating_record(secs);
-            }
-        }
+        self.dist.push(u64::try_from(d.num_seconds()).unwrap_or(0));
     }
 
     /// Adds a partial accumulator.
@@ -99,13 +182,7 @@ impl DurationStats {
     /// [`ServiceError::Histogram`] if the histograms cannot be added (not
     /// expected: they resize automatically).
     pub fn merge(&mut self, other: &Self) -> Result<(), ServiceError> {
-        match (&mut self.hist, &other.hist) {
-            (Some(h), Some(o)) => h.add(o).map_err(|e| ServiceError::Histogram {
-                reason: format!("{e:?}"),
-            })?,
-            (None, Some(o)) => self.hist = Some(o.clone()),
-            _ => {}
-        }
+        self.dist.merge(&other.dist)?;
         self.count += other.count;
         self.sum_ns += other.sum_ns;
         self.min = match (self.min, other.min) {
@@ -119,12 +196,12 @@ impl DurationStats {
         Ok(())
     }
 
-    /// The `q` quantile (`0.0..=1.0`), in whole seconds: exact below 2,048
-    /// seconds, within 0.1 % above (the top of the histogram bucket, never
-    /// beyond the largest duration pushed).
+    /// The `q` quantile (`0.0..=1.0`, nearest rank), in whole seconds:
+    /// exact up to [`EXACT_QUANTILES_UP_TO`] durations; beyond, exact below
+    /// 2,048 seconds and within 0.1 % above (the top of the histogram
+    /// bucket, never beyond the largest duration pushed).
     pub fn quantile(&self, q: f64) -> Option<Duration> {
-        let h = self.hist.as_ref().filter(|h| !h.is_empty())?;
-        let secs = h.value_at_quantile(q.clamp(0.0, 1.0));
+        let secs = self.dist.quantile(q.clamp(0.0, 1.0))?;
         // The histogram reports the top of a bucket; never beyond the true range.
         let d = i64::try_from(secs)
             .ok()

@@ -630,6 +630,29 @@ mod tests {
         }
 
         #[test]
+        fn duration_stats_merge_like_one_pass_across_the_exact_limit(
+            secs in prop::collection::vec(0i64..10_000_000, 0..700),
+            split in any::<prop::sample::Index>(),
+        ) {
+            let k = split.index(secs.len() + 1);
+            let (mut whole, mut left, mut right) =
+                (DurationStats::new(), DurationStats::new(), DurationStats::new());
+            for (i, s) in secs.iter().enumerate() {
+                whole.push(Duration::seconds(*s));
+                if i < k { left.push(Duration::seconds(*s)) } else { right.push(Duration::seconds(*s)) }
+            }
+            left.merge(&right).unwrap();
+            prop_assert_eq!(left.finish(), whole.finish());
+            if !secs.is_empty() && secs.len() <= EXACT_QUANTILES_UP_TO {
+                // Exact nearest rank: the median is the value at rank ceil(n / 2).
+                let mut sorted = secs.clone();
+                sorted.sort_unstable();
+                let median = sorted[secs.len().div_ceil(2) - 1];
+                prop_assert_eq!(whole.finish().median, Some(Duration::seconds(median)));
+            }
+        }
+
+        #[test]
         fn sla_statuses_are_consistent(c in case(), later in 0i64..30 * 86_400) {
             let calendar = BusinessCalendar::always(chrono_tz::UTC);
             let target = SlaTarget::new(h(8), Clock::Business).unwrap();
