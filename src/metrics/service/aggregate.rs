@@ -59,6 +59,8 @@ pub const EXACT_QUANTILES_UP_TO: usize = 256;
 enum Dist {
     Exact(Vec<u64>),
     Hist(Box<Histogram<u64>>),
+    /// Only inside `finish`: the exact values, sorted.
+    Sorted(Vec<u64>),
 }
 
 impl Default for Dist {
@@ -76,7 +78,7 @@ fn record(h: &mut Histogram<u64>, secs: u64) {
 impl Dist {
     fn push(&mut self, secs: u64) {
         match self {
-            Self::Exact(v) => {
+            Self::Exact(v) | Self::Sorted(v) => {
                 v.push(secs);
                 if v.len() > EXACT_QUANTILES_UP_TO {
                     self.to_histogram();
@@ -87,7 +89,7 @@ impl Dist {
     }
 
     fn to_histogram(&mut self) {
-        if let Self::Exact(v) = self
+        if let Self::Exact(v) | Self::Sorted(v) = self
             && let Ok(mut h) = Histogram::<u64>::new(3)
         {
             for &x in v.iter() {
@@ -99,18 +101,18 @@ impl Dist {
 
     fn merge(&mut self, other: &Self) -> Result<(), ServiceError> {
         match (&mut *self, other) {
-            (Self::Exact(v), Self::Exact(o)) => {
+            (Self::Exact(v) | Self::Sorted(v), Self::Exact(o) | Self::Sorted(o)) => {
                 v.extend_from_slice(o);
                 if v.len() > EXACT_QUANTILES_UP_TO {
                     self.to_histogram();
                 }
             }
-            (Self::Hist(h), Self::Exact(o)) => {
+            (Self::Hist(h), Self::Exact(o) | Self::Sorted(o)) => {
                 for &x in o {
                     record(h, x);
                 }
             }
-            (Self::Exact(_), Self::Hist(_)) => {
+            (Self::Exact(_) | Self::Sorted(_), Self::Hist(_)) => {
                 let mut theirs = other.clone();
                 theirs.merge(self)?;
                 *self = theirs;
@@ -125,7 +127,11 @@ impl Dist {
     /// Nearest-rank quantile: the value at rank `max(1, ceil(q * n))`.
     fn quantile(&self, q: f64) -> Option<u64> {
         match self {
-            Self::Exact(v) if v.is_empty() => None,
+            Self::Exact(v) | Self::Sorted(v) if v.is_empty() => None,
+            Self::Sorted(v) => {
+                let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+                v.get(rank - 1).copied()
+            }
             Self::Exact(v) => {
                 let mut sorted = v.clone();
                 sorted.sort_unstable();
@@ -212,6 +218,24 @@ impl DurationStats {
 
     /// The summary.
     pub fn finish(&self) -> DurationSummary {
+        // Sort small groups once for all the quantiles.
+        let sorted;
+        let stats = match &self.dist {
+            Dist::Exact(v) => {
+                let mut v = v.clone();
+                v.sort_unstable();
+                sorted = Self {
+                    dist: Dist::Sorted(v),
+                    ..self.clone()
+                };
+                &sorted
+            }
+            Dist::Hist(_) | Dist::Sorted(_) => self,
+        };
+        stats.summary()
+    }
+
+    fn summary(&self) -> DurationSummary {
         let mean = (self.count > 0)
             .then(|| i64::try_from(self.sum_ns / i128::from(self.count)).ok())
             .flatten()
@@ -503,7 +527,8 @@ impl ServiceAccumulator {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ServiceGroups<K: Ord> {
-    groups: BTreeMap<K, ServiceAccumulator>,
+    // Boxed: an accumulator is over a kilobyte, and B-tree nodes move their values.
+    groups: BTreeMap<K, Box<ServiceAccumulator>>,
 }
 
 impl<K: Ord> Default for ServiceGroups<K> {
