@@ -10,3 +10,4 @@ mod store_memory;
 #[cfg(all(feature = "sqlite", feature = "testkit"))]
 mod store_sqlite;
 mod survey_metrics;
+mod service;

@@ -16,3 +16,4 @@ pub mod nps;
 pub mod rate;
 pub mod response;
 pub mod score;
+pub mod service;
