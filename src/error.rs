@@ -152,6 +152,9 @@ pub enum Error {
     /// Money arithmetic failed.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// A buy-till-you-die model (summary, fit or prediction) failed.
+    #[error(transparent)]
+    Btyd(#[from] crate::metrics::btyd::BtydError),
 }
 
 /// `Result` with crmkit's [`Error`].

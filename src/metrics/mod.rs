@@ -4,3 +4,5 @@
 //! an accumulator: push observations, merge partial accumulators (from other
 //! threads, cursors or machines), finish into a result that carries the
 //! counts it came from.
+
+pub mod btyd;
