@@ -5,3 +5,5 @@
 
 #[cfg(feature = "proptest")]
 mod domain_props;
+
+mod btyd;

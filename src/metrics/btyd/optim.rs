@@ -18,6 +18,11 @@ use super::BtydError;
 /// `|ln param|` never exceeds this: parameters stay in `[e^-30, e^30]`.
 pub(crate) const THETA_LIMIT: f64 = 30.0;
 
+/// A fit whose objective stops changing at machine precision counts as
+/// converged when its gradient is below this, even if above the requested
+/// tolerance: the data determine the optimum no more precisely.
+pub(crate) const STALLED_GRADIENT_TOLERANCE: f64 = 1e-6;
+
 /// Options for the maximum-likelihood fits.
 ///
 /// The objective minimised is the one `lifetimes` minimises: the negative
@@ -39,11 +44,11 @@ pub struct FitOptions {
 }
 
 impl Default for FitOptions {
-    /// No penalty, gradient tolerance 1e-9, at most 500 iterations.
+    /// No penalty, gradient tolerance 1e-8, at most 500 iterations.
     fn default() -> Self {
         Self {
             penalizer: 0.0,
-            gradient_tolerance: 1e-9,
+            gradient_tolerance: 1e-8,
             max_iterations: 500,
         }
     }
@@ -60,8 +65,10 @@ impl FitOptions {
     }
 
     /// Sets the convergence tolerance: the fit has converged when every
-    /// component of the gradient of the objective with respect to the
-    /// log-parameters is at most this in absolute value.
+    /// component of the gradient of the objective (the negative *mean*
+    /// log-likelihood) with respect to the log-parameters is at most this in
+    /// absolute value, or when the objective stops changing at machine
+    /// precision with the gradient below 1e-6.
     ///
     /// # Errors
     /// [`BtydError::OutOfRange`] unless positive and finite.
@@ -110,10 +117,10 @@ pub struct FitReport {
     pub log_likelihood: f64,
     /// Quasi-Newton iterations done.
     pub iterations: u32,
-    /// Whether the gradient criterion was met. A fit that stopped early
+    /// Whether the gradient criterion was met (see
+    /// [`FitOptions::with_gradient_tolerance`]). A fit that stopped early
     /// (iteration limit, or no further decrease possible with the gradient
-    /// still above tolerance) has `false`, and its parameters are the best
-    /// point found.
+    /// still large) has `false`, and its parameters are the best point found.
     pub converged: bool,
     /// Largest absolute component of the objective's gradient with respect
     /// to the log-parameters at the returned point.
@@ -169,6 +176,8 @@ where
     let mut h = identity::<N>();
     let mut iterations = 0;
     let mut converged = false;
+    let mut stalled = false;
+    let mut flat_steps = 0;
     while iterations < options.max_iterations {
         if inf_norm(&g) <= options.gradient_tolerance {
             converged = true;
@@ -204,8 +213,14 @@ where
         let Some((trial, ft, gt)) = accepted else {
             // No decrease is possible along the search direction: we are at
             // the optimum to machine precision, or stuck.
+            stalled = true;
             break;
         };
+        if fx - ft <= 1e-15 * fx.abs().max(1.0) {
+            flat_steps += 1;
+        } else {
+            flat_steps = 0;
+        }
         let s: [f64; N] = std::array::from_fn(|i| trial[i] - theta[i]);
         let y: [f64; N] = std::array::from_fn(|i| gt[i] - g[i]);
         let sy = dot(&s, &y);
@@ -215,9 +230,16 @@ where
         theta = trial;
         fx = ft;
         g = gt;
+        if flat_steps >= 3 {
+            // The objective no longer changes at machine precision.
+            stalled = true;
+            break;
+        }
     }
     let gradient_norm = inf_norm(&g);
-    if !converged && gradient_norm <= options.gradient_tolerance {
+    if gradient_norm <= options.gradient_tolerance
+        || (stalled && gradient_norm <= STALLED_GRADIENT_TOLERANCE)
+    {
         converged = true;
     }
     Ok(Minimum {

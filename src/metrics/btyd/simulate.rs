@@ -23,6 +23,8 @@ pub struct SimulatedCustomer {
     pub amounts: Vec<f64>,
     /// Observation length after the first purchase.
     pub age: f64,
+    /// Whether the customer is still alive at the end of the observation.
+    pub alive: bool,
 }
 
 impl SimulatedCustomer {
@@ -90,6 +92,7 @@ pub fn simulate_customer<R: Rng + ?Sized>(
         Gamma::new(gamma_gamma.p(), 1.0 / nu.max(f64::MIN_POSITIVE)).map_err(sampling_error)?;
     let mut repeat_times = Vec::new();
     let mut amounts = vec![spend.sample(rng)];
+    let mut alive = true;
     if lambda > 0.0 {
         let gap = Exp::new(lambda).map_err(sampling_error)?;
         let mut t = 0.0;
@@ -101,6 +104,7 @@ pub fn simulate_customer<R: Rng + ?Sized>(
             repeat_times.push(t);
             amounts.push(spend.sample(rng));
             if rng.random::<f64>() < p_die {
+                alive = false;
                 break;
             }
         }
@@ -109,6 +113,7 @@ pub fn simulate_customer<R: Rng + ?Sized>(
         repeat_times,
         amounts,
         age,
+        alive,
     })
 }
 

@@ -58,40 +58,54 @@ fn ln_recip_gamma_signed(x: f64) -> (f64, f64) {
     )
 }
 
-/// Sums the 2F1 power series `Σ (a)_n (b)_n / ((c)_n n!) z^n`.
+/// Sums a hypergeometric-type series `Σ_{n>=0} t_n` with `t_0 = first` and
+/// `t_{n+1} = t_n · ratio(n)`.
 ///
-/// Returns `None` when a denominator vanishes, a term is not finite or the
-/// series has not converged after [`MAX_TERMS`] terms.
-fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
-    let mut sum = 1.0_f64;
-    let mut term = 1.0_f64;
+/// Returns `None` when a ratio or term is not finite, the series has not
+/// converged after [`MAX_TERMS`] terms, or the terms cancel so much
+/// (`Σ|t_n| > MAX_CANCELLATION · |Σ t_n|`) that fewer than about eight
+/// digits of the sum are right.
+fn sum_series(first: f64, min_terms: f64, ratio: impl Fn(f64) -> f64) -> Option<f64> {
+    let mut term = first;
+    let mut sum = first;
+    let mut abs_sum = first.abs();
     let mut quiet = 0;
     for n in 0..MAX_TERMS {
         let nf = n as f64;
-        let den = (c + nf) * (nf + 1.0);
-        if den == 0.0 {
-            return None;
-        }
-        term *= (a + nf) * (b + nf) / den * z;
+        term *= ratio(nf);
         if !term.is_finite() {
             return None;
         }
         sum += term;
-        if term == 0.0 {
-            return Some(sum);
-        }
-        // Stop once two consecutive terms are negligible and the terms are
-        // shrinking (the ratio tends to z < 1 once n exceeds |a|, |b|, |c|).
-        if term.abs() <= SERIES_EPS * sum.abs() {
+        abs_sum += term.abs();
+        let done = if term == 0.0 {
+            true
+        } else if term.abs() <= SERIES_EPS * sum.abs() {
+            // Two negligible terms in a row, past the point where the
+            // terms start shrinking geometrically.
             quiet += 1;
-            if quiet >= 2 && nf > a.abs().max(b.abs()) {
-                return Some(sum);
-            }
+            quiet >= 2 && nf > min_terms
         } else {
             quiet = 0;
+            false
+        };
+        if done {
+            return (abs_sum <= MAX_CANCELLATION * sum.abs() && sum.is_finite()).then_some(sum);
         }
     }
     None
+}
+
+/// Largest tolerated ratio of the sum of absolute terms to the absolute sum:
+/// cancellation beyond it leaves fewer than about eight correct digits.
+const MAX_CANCELLATION: f64 = 1e8;
+
+/// The 2F1 power series `Σ (a)_n (b)_n / ((c)_n n!) z^n`; `None` when a
+/// denominator vanishes or [`sum_series`] refuses.
+fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
+    sum_series(1.0, a.abs().max(b.abs()).max(c.abs()), |n| {
+        (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z
+    })
 }
 
 /// The Gauss hypergeometric function `2F1(a, b; c; z)` for `0 <= z < 1`.
@@ -141,7 +155,12 @@ pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64, BtydError> {
             sg_ms * sg_a * sg_b * f2 * (lg_c - lr_ms + lr_a + lr_b + s * w.ln()).exp()
         };
         let v = t1 + t2;
-        return if v.is_finite() { Ok(v) } else { Err(err()) };
+        let accurate = t1.abs() + t2.abs() <= MAX_CANCELLATION * v.abs();
+        return if v.is_finite() && accurate {
+            Ok(v)
+        } else {
+            Err(err())
+        };
     }
     hyp2f1_series(a, b, c, z)
         .filter(|v| v.is_finite())
@@ -182,46 +201,47 @@ pub(crate) fn bgnbd_bracket(r: f64, c: f64, eps: f64, z: f64) -> Result<f64, Bty
     } else {
         -c * (eps * l).exp_m1() / eps
     };
-    let k = if z > TRANSFORM_ABOVE && eps.abs() > NEAR_INTEGER && c > 0.0 {
-        c * (hyp2f1(c - r, eps, c, z)? - 1.0) / eps
-    } else {
-        bracket_series(r, c, eps, z).ok_or_else(err)?
+    let via_k = || -> Option<f64> {
+        let k = if z > TRANSFORM_ABOVE && eps.abs() > NEAR_INTEGER && c > 0.0 {
+            c * (hyp2f1(c - r, eps, c, z).ok()? - 1.0) / eps
+        } else {
+            bracket_series(r, c, eps, z)?
+        };
+        let second = (eps * l).exp() * k;
+        let v = first - second;
+        let accurate = first.abs() + second.abs() <= MAX_CANCELLATION * v.abs();
+        (v.is_finite() && accurate).then_some(v)
     };
-    let v = first - (eps * l).exp() * k;
-    if v.is_finite() { Ok(v) } else { Err(err()) }
+    // Where K's terms cancel (r much larger than c), the original form
+    // c (1 - Q) / ε with Q = (1-z)^r 2F1(r, b; c; z), whose series has
+    // positive terms, is accurate unless ε is tiny.
+    let via_q = || -> Option<f64> {
+        if c <= 0.0 || eps.abs() < 1e-6 {
+            return None;
+        }
+        let f = hyp2f1(r, c - eps, c, z).ok()?;
+        if f <= 0.0 {
+            return None;
+        }
+        let q = (r * l + f.ln()).exp();
+        let v = c * (1.0 - q) / eps;
+        let accurate = (1.0 - q).abs() >= 1e-8 * q.max(1.0);
+        (v.is_finite() && accurate).then_some(v)
+    };
+    via_k().or_else(via_q).ok_or_else(err)
 }
 
-/// The series `K` of [`bgnbd_bracket`].
+/// The series `K` of [`bgnbd_bracket`]: first term `(c - r) z`, then
+/// `term_{n+1} / term_n = (c-r+n)(ε+n) / ((c+n)(n+1)) z` for `n >= 1`.
 fn bracket_series(r: f64, c: f64, eps: f64, z: f64) -> Option<f64> {
-    // n = 1 term: (c - r) z.
-    let mut term = (c - r) * z;
-    let mut sum = term;
-    let mut quiet = 0;
-    for n in 1..MAX_TERMS {
-        let nf = n as f64;
-        // term_{n+1} / term_n = (c-r+n)(ε+n) / ((c+n)(n+1)) z
-        let den = (c + nf) * (nf + 1.0);
-        if den == 0.0 {
-            return None;
-        }
-        term *= (c - r + nf) * (eps + nf) / den * z;
-        if !term.is_finite() {
-            return None;
-        }
-        sum += term;
-        if term == 0.0 {
-            return Some(sum);
-        }
-        if term.abs() <= SERIES_EPS * sum.abs() {
-            quiet += 1;
-            if quiet >= 2 && nf > (c - r).abs() {
-                return Some(sum);
-            }
-        } else {
-            quiet = 0;
-        }
+    let first = (c - r) * z;
+    if first == 0.0 {
+        return Some(0.0);
     }
-    None
+    sum_series(first, (c - r).abs().max(c.abs()), |n| {
+        let n = n + 1.0;
+        (c - r + n) * (eps + n) / ((c + n) * (n + 1.0)) * z
+    })
 }
 
 /// `ln(e^x + e^y)` without overflow.
