@@ -132,6 +132,37 @@ pub fn customer_lifetime_value(
     options: &ClvOptions,
 ) -> Result<f64, BtydError> {
     let spend = gamma_gamma.conditional_expected_average_spend(x, monetary_value)?;
+    let purchases = discounted_expected_purchases(bgnbd, x, t_x, age, options)?;
+    finite(
+        "customer lifetime value",
+        options.margin * spend * purchases,
+    )
+}
+
+/// The purchase part of the CLV:
+/// `Σ_k (E[Y(k f) | x, t_x, T] - E[Y((k-1) f) | x, t_x, T]) / (1 + d)^k`.
+/// The CLV is this times the expected spend times the margin; it depends
+/// only on `(x, t_x, T)`, so customers sharing those share it.
+///
+/// # Errors
+/// As [`BgNbdParams::conditional_expected_purchases`].
+///
+/// # Example
+/// ```
+/// use crmkit::metrics::btyd::{bgnbd::BgNbdParams, clv::{discounted_expected_purchases, ClvOptions}};
+/// let bg = BgNbdParams::new(0.243, 30.9, 0.793, 2.426)?;
+/// let undiscounted = discounted_expected_purchases(&bg, 2.0, 213.0, 272.0, &ClvOptions::daily(12, 0.0)?)?;
+/// let e = bg.conditional_expected_purchases(360.0, 2.0, 213.0, 272.0)?;
+/// assert!((undiscounted - e).abs() < 1e-12);
+/// Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn discounted_expected_purchases(
+    bgnbd: &BgNbdParams,
+    x: f64,
+    t_x: f64,
+    age: f64,
+    options: &ClvOptions,
+) -> Result<f64, BtydError> {
     let mut previous = 0.0;
     let mut total = 0.0;
     let mut discount = 1.0;
@@ -139,13 +170,17 @@ pub fn customer_lifetime_value(
         let t = f64::from(k) * options.periods_per_month;
         let cumulative = bgnbd.conditional_expected_purchases(t, x, t_x, age)?;
         discount /= 1.0 + options.monthly_discount_rate;
-        total += spend * (cumulative - previous) * discount;
+        total += (cumulative - previous) * discount;
         previous = cumulative;
     }
-    finite("customer lifetime value", options.margin * total)
+    finite("discounted expected purchases", total)
 }
 
 /// The CLV of every customer of a summary, in the summary's order.
+///
+/// The purchase part is computed once per distinct `(x, t_x, T)`
+/// ([`discounted_expected_purchases`]); the values are those of
+/// [`customer_lifetime_value`] customer by customer.
 ///
 /// # Errors
 /// As [`customer_lifetime_value`]; a monetary value beyond `f64` is
@@ -156,11 +191,39 @@ pub fn lifetime_values<K>(
     gamma_gamma: &GammaGammaParams,
     options: &ClvOptions,
 ) -> Result<Vec<f64>, BtydError> {
-    summary
-        .customers()
+    let customers = summary.customers();
+    let mut keys: Vec<(u32, u32, u32, u32)> = customers
         .iter()
         .enumerate()
-        .map(|(index, c)| {
+        .map(|(i, c)| (c.frequency, c.recency, c.age, i as u32))
+        .collect();
+    keys.sort_unstable();
+    let mut purchases = vec![0.0; customers.len()];
+    let mut last: Option<((u32, u32, u32), f64)> = None;
+    for (x, t_x, age, i) in keys {
+        let value = match last {
+            Some((key, v)) if key == (x, t_x, age) => v,
+            _ => {
+                let v = discounted_expected_purchases(
+                    bgnbd,
+                    f64::from(x),
+                    f64::from(t_x),
+                    f64::from(age),
+                    options,
+                )?;
+                last = Some(((x, t_x, age), v));
+                v
+            }
+        };
+        if let Some(slot) = purchases.get_mut(i as usize) {
+            *slot = value;
+        }
+    }
+    customers
+        .iter()
+        .zip(purchases)
+        .enumerate()
+        .map(|(index, (c, purchases))| {
             let m = c
                 .monetary_value
                 .to_f64()
@@ -168,14 +231,11 @@ pub fn lifetime_values<K>(
                     index,
                     value: f64::NAN,
                 })?;
-            customer_lifetime_value(
-                bgnbd,
-                gamma_gamma,
-                f64::from(c.frequency),
-                f64::from(c.recency),
-                f64::from(c.age),
-                m,
-                options,
+            let spend =
+                gamma_gamma.conditional_expected_average_spend(f64::from(c.frequency), m)?;
+            finite(
+                "customer lifetime value",
+                options.margin * spend * purchases,
             )
         })
         .collect()
@@ -200,6 +260,45 @@ mod tests {
         // spend = 6 (15 + 60) / (18 + 3) = 450 / 21
         let want = 0.5 * (450.0 / 21.0) * e / 1.1;
         assert!((clv - want).abs() < 1e-12 * want);
+    }
+
+    #[test]
+    fn batch_equals_one_by_one() {
+        use chrono::{TimeZone, Utc};
+        use rust_decimal::Decimal;
+        let at = |d| Utc.with_ymd_and_hms(2024, 1, d, 9, 0, 0).unwrap();
+        let tx = [
+            (1, at(1), Decimal::from(10)),
+            (1, at(5), Decimal::from(20)),
+            (2, at(2), Decimal::from(10)),
+            (2, at(6), Decimal::from(30)), // one day younger than customer 1
+            (3, at(1), Decimal::from(7)),
+            (3, at(5), Decimal::from(40)), // same (x, t_x, T) as customer 1
+        ];
+        let end = Utc.with_ymd_and_hms(2024, 1, 20, 0, 0, 0).unwrap();
+        let summary = crate::metrics::btyd::summary::summarize(
+            tx,
+            &crate::metrics::btyd::summary::SummaryOptions::daily(end),
+        )
+        .unwrap();
+        let bg = BgNbdParams::new(0.5, 10.0, 0.8, 2.5).unwrap();
+        let gg = GammaGammaParams::new(6.0, 4.0, 15.0).unwrap();
+        let options = ClvOptions::daily(6, 0.02).unwrap();
+        let batch = lifetime_values(&summary, &bg, &gg, &options).unwrap();
+        for (c, v) in summary.customers().iter().zip(&batch) {
+            let one = customer_lifetime_value(
+                &bg,
+                &gg,
+                f64::from(c.frequency),
+                f64::from(c.recency),
+                f64::from(c.age),
+                c.monetary_value.to_f64().unwrap(),
+                &options,
+            )
+            .unwrap();
+            assert_eq!(*v, one);
+        }
+        assert!(batch[0] < batch[2]); // customer 3 spends more
     }
 
     #[test]

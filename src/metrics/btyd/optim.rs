@@ -191,11 +191,18 @@ where
             d = g.map(|v| -v);
             slope = dot(&g, &d);
         }
+        // The quasi-Newton step predicts a decrease of about -slope / 2: when
+        // that is below the objective's rounding, no line search can see it.
+        if -slope <= 1e-14 * fx.abs().max(1.0) && inf_norm(&g) <= STALLED_GRADIENT_TOLERANCE {
+            stalled = true;
+            break;
+        }
         // Never try to move a log-parameter by more than 5 at once.
         let longest = inf_norm(&d);
         let mut step = if longest > 5.0 { 5.0 / longest } else { 1.0 };
         let mut accepted = None;
-        for _ in 0..60 {
+        // Give up once the step no longer moves any log-parameter by 1e-12.
+        while step * inf_norm(&d) >= 1e-12 {
             let mut trial = theta;
             let mut inside = true;
             for (t, di) in trial.iter_mut().zip(&d) {
@@ -225,6 +232,12 @@ where
         let y: [f64; N] = std::array::from_fn(|i| gt[i] - g[i]);
         let sy = dot(&s, &y);
         if sy > 1e-14 * dot(&s, &s).sqrt() * dot(&y, &y).sqrt() && sy.is_finite() {
+            if iterations == 1 {
+                // Scale the first inverse-Hessian guess to the curvature seen
+                // (Nocedal & Wright, eq. 6.20) before the first update.
+                let scale = sy / dot(&y, &y);
+                h = identity::<N>().map(|row| row.map(|v| v * scale));
+            }
             bfgs_update(&mut h, &s, &y, sy);
         }
         theta = trial;

@@ -147,3 +147,65 @@ pub fn simulate_summaries<R: Rng + ?Sized>(
         })
         .collect()
 }
+
+/// Simulates the transactions of `customers` customers (keys `0..customers`)
+/// between `start` and `end`: each makes a first purchase at a uniform time
+/// in `[start, start + acquisition)`, then buys by the BG/NBD process with
+/// time measured in `period`s, each purchase worth a Gamma-Gamma amount
+/// rounded to cents (at least 0.01). Transactions come out grouped by
+/// customer, in time order.
+///
+/// # Errors
+/// [`BtydError::InvalidPeriod`] unless `period` and `acquisition` are
+/// positive and `start + acquisition <= end`.
+///
+/// # Example
+/// ```
+/// use chrono::{TimeDelta, TimeZone, Utc};
+/// use crmkit::metrics::btyd::{bgnbd::BgNbdParams, gamma_gamma::GammaGammaParams, simulate::simulate_transactions};
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let bg = BgNbdParams::new(0.243, 30.9, 0.793, 2.426)?;
+/// let gg = GammaGammaParams::new(6.25, 3.74, 15.44)?;
+/// let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+/// let end = start + TimeDelta::days(546);
+/// let tx = simulate_transactions(&mut rng, &bg, &gg, 100, start, end, TimeDelta::days(84), TimeDelta::days(1))?;
+/// assert!(tx.len() >= 100 && tx.iter().all(|t| t.1 >= start && t.1 < end));
+/// Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_transactions<R: Rng + ?Sized>(
+    rng: &mut R,
+    bgnbd: &BgNbdParams,
+    gamma_gamma: &GammaGammaParams,
+    customers: u64,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+    acquisition: chrono::TimeDelta,
+    period: chrono::TimeDelta,
+) -> Result<Vec<(u64, chrono::DateTime<chrono::Utc>, rust_decimal::Decimal)>, BtydError> {
+    let period_ms = period.num_milliseconds();
+    let acquisition_ms = acquisition.num_milliseconds();
+    if period_ms < 1 || acquisition_ms < 1 || start + acquisition > end {
+        return Err(BtydError::InvalidPeriod {
+            reason: "period and acquisition must be positive and fit before the end",
+        });
+    }
+    let cents = |v: f64| rust_decimal::Decimal::new(((v * 100.0).round() as i64).max(1), 2);
+    let mut out = Vec::new();
+    for key in 0..customers {
+        let offset = (rng.random::<f64>() * acquisition_ms as f64) as i64;
+        let first = start + chrono::TimeDelta::milliseconds(offset);
+        let age = (end - first).num_milliseconds() as f64 / period_ms as f64;
+        let c = simulate_customer(rng, bgnbd, gamma_gamma, age)?;
+        let mut amounts = c.amounts.iter().copied();
+        out.push((key, first, cents(amounts.next().unwrap_or(0.0))));
+        for (t, amount) in c.repeat_times.iter().zip(amounts) {
+            let at = first + chrono::TimeDelta::milliseconds((t * period_ms as f64) as i64);
+            if at < end {
+                out.push((key, at, cents(amount)));
+            }
+        }
+    }
+    Ok(out)
+}
