@@ -10,7 +10,9 @@
 //! `BetaGeoFitter` implements.
 
 use super::optim::{self, FitOptions, FitReport, Minimum};
-use super::special::{beta_reg, bgnbd_bracket, digamma, ln_beta, ln_gamma, log_add_exp};
+use super::special::{
+    beta_reg, bgnbd_bracket, bgnbd_brackets, digamma, ln_beta, ln_gamma, log_add_exp,
+};
 use super::summary::Summary;
 use super::{BtydError, finite, non_negative, positive};
 
@@ -106,6 +108,41 @@ impl BgNbdParams {
         let num = bgnbd_bracket(self.r + x, self.a + self.b + x - 1.0, self.a - 1.0, z)?;
         let v = num * self.alive(x, t_x, age);
         finite("conditional expected purchases", v.max(0.0))
+    }
+
+    /// [`BgNbdParams::conditional_expected_purchases`] at several horizons
+    /// `ts` for one customer, sharing the work between them (the series
+    /// coefficients do not depend on `t`).
+    ///
+    /// # Errors
+    /// As [`BgNbdParams::conditional_expected_purchases`].
+    ///
+    /// # Example
+    /// ```
+    /// use crmkit::metrics::btyd::bgnbd::BgNbdParams;
+    /// let p = BgNbdParams::new(0.243, 4.414, 0.793, 2.426)?;
+    /// let e = p.conditional_expected_purchases_at(&[13.0, 26.0, 39.0], 2.0, 30.43, 38.86)?;
+    /// assert!((e[2] - p.conditional_expected_purchases(39.0, 2.0, 30.43, 38.86)?).abs() < 1e-12);
+    /// assert!(e[0] < e[1] && e[1] < e[2]);
+    /// Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn conditional_expected_purchases_at(
+        &self,
+        ts: &[f64],
+        x: f64,
+        t_x: f64,
+        age: f64,
+    ) -> Result<Vec<f64>, BtydError> {
+        check_observation(0, x, t_x, age)?;
+        let zs = ts
+            .iter()
+            .map(|&t| non_negative("t", t).map(|t| t / (self.alpha + age + t)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let alive = self.alive(x, t_x, age);
+        let nums = bgnbd_brackets(self.r + x, self.a + self.b + x - 1.0, self.a - 1.0, &zs)?;
+        nums.into_iter()
+            .map(|num| finite("conditional expected purchases", (num * alive).max(0.0)))
+            .collect()
     }
 
     /// `P(alive | x, t_x, T)` (paper, eq. 11); `1` for a customer with no

@@ -163,15 +163,17 @@ pub fn discounted_expected_purchases(
     age: f64,
     options: &ClvOptions,
 ) -> Result<f64, BtydError> {
+    let ts: Vec<f64> = (1..=options.months)
+        .map(|k| f64::from(k) * options.periods_per_month)
+        .collect();
+    let cumulative = bgnbd.conditional_expected_purchases_at(&ts, x, t_x, age)?;
     let mut previous = 0.0;
     let mut total = 0.0;
     let mut discount = 1.0;
-    for k in 1..=options.months {
-        let t = f64::from(k) * options.periods_per_month;
-        let cumulative = bgnbd.conditional_expected_purchases(t, x, t_x, age)?;
+    for e in cumulative {
         discount /= 1.0 + options.monthly_discount_rate;
-        total += (cumulative - previous) * discount;
-        previous = cumulative;
+        total += (e - previous) * discount;
+        previous = e;
     }
     finite("discounted expected purchases", total)
 }

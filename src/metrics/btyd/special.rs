@@ -72,7 +72,8 @@ fn sum_series(first: f64, min_terms: f64, ratio: impl Fn(f64) -> f64) -> Option<
     let mut quiet = 0;
     for n in 0..MAX_TERMS {
         let nf = n as f64;
-        term *= ratio(nf);
+        let rho = ratio(nf);
+        term *= rho;
         if !term.is_finite() {
             return None;
         }
@@ -81,10 +82,11 @@ fn sum_series(first: f64, min_terms: f64, ratio: impl Fn(f64) -> f64) -> Option<
         let done = if term == 0.0 {
             true
         } else if term.abs() <= SERIES_EPS * sum.abs() {
-            // Two negligible terms in a row, past the point where the
-            // terms start shrinking geometrically.
+            // Two negligible terms in a row, shrinking, and past the last
+            // sign change of a numerator parameter (`min_terms`): from
+            // there on the ratios only tend down to z < 1.
             quiet += 1;
-            quiet >= 2 && nf > min_terms
+            quiet >= 2 && rho.abs() < 1.0 && nf >= min_terms
         } else {
             quiet = 0;
             false
@@ -103,7 +105,7 @@ const MAX_CANCELLATION: f64 = 1e8;
 /// The 2F1 power series `Σ (a)_n (b)_n / ((c)_n n!) z^n`; `None` when a
 /// denominator vanishes or [`sum_series`] refuses.
 fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
-    sum_series(1.0, a.abs().max(b.abs()).max(c.abs()), |n| {
+    sum_series(1.0, (-a).max(-b).max(-c).max(0.0), |n| {
         (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z
     })
 }
@@ -231,6 +233,72 @@ pub(crate) fn bgnbd_bracket(r: f64, c: f64, eps: f64, z: f64) -> Result<f64, Bty
     via_k().or_else(via_q).ok_or_else(err)
 }
 
+/// [`bgnbd_bracket`] at several `z` at once (the CLV's monthly horizons).
+///
+/// The coefficients of the series `K` do not depend on `z`, so where every
+/// `z` is in the series region and the terms are all of one sign
+/// (`c >= r`), one pass computes each coefficient once and adds it to every
+/// `z`'s sum. Anything else falls back to [`bgnbd_bracket`] per `z`.
+pub(crate) fn bgnbd_brackets(r: f64, c: f64, eps: f64, zs: &[f64]) -> Result<Vec<f64>, BtydError> {
+    let one_by_one = || zs.iter().map(|&z| bgnbd_bracket(r, c, eps, z)).collect();
+    let fits = zs.iter().all(|z| (0.0..=TRANSFORM_ABOVE).contains(z));
+    if !fits || c < r || c <= 0.0 || !(r.is_finite() && c.is_finite() && eps.is_finite()) {
+        return one_by_one();
+    }
+    let mut sums = vec![0.0; zs.len()];
+    let mut powers = zs.to_vec();
+    let mut coef = c - r;
+    let mut quiet = 0;
+    let mut converged = false;
+    for n in 1..MAX_TERMS {
+        let mut negligible = true;
+        for ((sum, power), z) in sums.iter_mut().zip(powers.iter_mut()).zip(zs) {
+            let term = coef * *power;
+            *sum += term;
+            *power *= z;
+            negligible &= term.abs() <= SERIES_EPS * sum.abs();
+        }
+        let nf = n as f64;
+        let rho = (c - r + nf) * (eps + nf) / ((c + nf) * (nf + 1.0));
+        coef *= rho;
+        if coef == 0.0 || !coef.is_finite() {
+            converged = coef == 0.0;
+            break;
+        }
+        if negligible {
+            quiet += 1;
+            if quiet >= 2 && rho < 1.0 {
+                converged = true;
+                break;
+            }
+        } else {
+            quiet = 0;
+        }
+    }
+    if !converged {
+        return one_by_one();
+    }
+    let mut out = Vec::with_capacity(zs.len());
+    for (&z, k) in zs.iter().zip(sums) {
+        let l = (-z).ln_1p();
+        let first = if eps == 0.0 {
+            -c * l
+        } else {
+            -c * (eps * l).exp_m1() / eps
+        };
+        let second = (eps * l).exp() * k;
+        let v = first - second;
+        if z == 0.0 {
+            out.push(0.0);
+        } else if v.is_finite() && first.abs() + second.abs() <= MAX_CANCELLATION * v.abs() {
+            out.push(v);
+        } else {
+            out.push(bgnbd_bracket(r, c, eps, z)?);
+        }
+    }
+    Ok(out)
+}
+
 /// The series `K` of [`bgnbd_bracket`]: first term `(c - r) z`, then
 /// `term_{n+1} / term_n = (c-r+n)(ε+n) / ((c+n)(n+1)) z` for `n >= 1`.
 fn bracket_series(r: f64, c: f64, eps: f64, z: f64) -> Option<f64> {
@@ -238,7 +306,7 @@ fn bracket_series(r: f64, c: f64, eps: f64, z: f64) -> Option<f64> {
     if first == 0.0 {
         return Some(0.0);
     }
-    sum_series(first, (c - r).abs().max(c.abs()), |n| {
+    sum_series(first, (r - c).max(-c).max(0.0), |n| {
         let n = n + 1.0;
         (c - r + n) * (eps + n) / ((c + n) * (n + 1.0)) * z
     })
@@ -381,6 +449,21 @@ mod tests {
             let lo = bgnbd_bracket(0.5, 2.0, 0.000_999, z).unwrap();
             let hi = bgnbd_bracket(0.5, 2.0, 0.001_001, z).unwrap();
             close(lo, hi, 1e-5);
+        }
+    }
+
+    #[test]
+    fn many_brackets_equal_one_at_a_time() {
+        let zs = [0.0, 0.01, 0.2, 0.5, 0.79, 0.8];
+        for (r, c, eps) in [(2.2, 5.1, -0.2), (0.3, 0.7, 0.0), (0.5, 3.0, 1.5)] {
+            let many = bgnbd_brackets(r, c, eps, &zs).unwrap();
+            for (&z, m) in zs.iter().zip(many) {
+                let one = bgnbd_bracket(r, c, eps, z).unwrap();
+                assert!(
+                    (m - one).abs() <= 1e-13 * one.abs(),
+                    "{r} {c} {eps} {z}: {m} vs {one}"
+                );
+            }
         }
     }
 
