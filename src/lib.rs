@@ -32,3 +32,8 @@ pub mod error;
 pub mod metrics;
 
 pub use error::{Error, Result};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
