@@ -113,6 +113,14 @@ pub enum BtydError {
         /// The rejected amount.
         amount: rust_decimal::Decimal,
     },
+    /// Purchases in more than one currency were summarised together.
+    #[error("purchases are in {first} and {other}: summarise one currency at a time")]
+    MixedCurrencies {
+        /// The first currency seen.
+        first: String,
+        /// Another currency.
+        other: String,
+    },
     /// A sum of amounts overflowed `Decimal`.
     #[error("monetary sum overflowed")]
     Overflow,
@@ -182,8 +190,8 @@ pub(crate) fn non_negative(name: &'static str, value: f64) -> Result<f64, BtydEr
     }
 }
 
-/// Returns the value if it is finite, else a [`BtydError::FitFailed`]-free
-/// out-of-range error naming it (the models never hand out NaN or infinity).
+/// Returns the value if it is finite, else an out-of-range error naming it:
+/// the models never hand out NaN or infinity.
 pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64, BtydError> {
     if value.is_finite() {
         Ok(value)

@@ -140,7 +140,8 @@ impl<K> Summary<K> {
         &self.options
     }
 
-    /// How many transactions were at or after the observation end and left out.
+    /// How many transactions were left out: those at or after the
+    /// observation end, and, from [`from_purchases`], refunds.
     pub fn excluded_transactions(&self) -> usize {
         self.excluded
     }
@@ -251,6 +252,71 @@ pub fn summarize<K: Ord>(
         options: *options,
         excluded,
     })
+}
+
+/// Summarises [`Purchase`](crate::domain::Purchase)s by customer, as
+/// [`summarize`] does for plain transactions.
+///
+/// Sales are the purchase events, with their amounts. Refunds are left out
+/// (and counted in [`Summary::excluded_transactions`]): a refund is not a
+/// purchase, and netting it into a period would give the spend model
+/// non-positive values; subtract refunds from the predicted value
+/// separately if they matter. All sales must be in one currency.
+///
+/// # Errors
+/// [`BtydError::MixedCurrencies`] when sales are in more than one
+/// currency; otherwise as [`summarize`].
+///
+/// # Example
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use crmkit::domain::{Currency, CustomerId, Money, Purchase, PurchaseId, PurchaseKind};
+/// use crmkit::metrics::btyd::summary::{from_purchases, SummaryOptions};
+/// use rust_decimal::Decimal;
+/// let at = |d| Utc.with_ymd_and_hms(2026, 3, d, 9, 0, 0).single().ok_or("invalid time");
+/// let eur = |cents| Money::new(Decimal::new(cents, 2), Currency::EUR);
+/// let ann = CustomerId::from_u128(1);
+/// let purchases = vec![
+///     Purchase::new(PurchaseId::from_u128(1), ann, at(1)?, PurchaseKind::Sale, eur(2000))?,
+///     Purchase::new(PurchaseId::from_u128(2), ann, at(4)?, PurchaseKind::Sale, eur(3000))?,
+///     Purchase::new(PurchaseId::from_u128(3), ann, at(5)?, PurchaseKind::Refund { of: None }, eur(3000))?,
+/// ];
+/// let end = Utc.with_ymd_and_hms(2026, 3, 11, 0, 0, 0).single().ok_or("invalid time")?;
+/// let summary = from_purchases(&purchases, &SummaryOptions::daily(end))?;
+/// let c = &summary.customers()[0];
+/// assert_eq!((c.customer, c.frequency, c.recency, c.age), (ann, 1, 3, 9));
+/// assert_eq!(c.monetary_value, Decimal::new(3000, 2));
+/// assert_eq!(summary.excluded_transactions(), 1);
+/// Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn from_purchases<'a>(
+    purchases: impl IntoIterator<Item = &'a crate::domain::Purchase>,
+    options: &SummaryOptions,
+) -> Result<Summary<crate::domain::CustomerId>, BtydError> {
+    let mut currency = None;
+    let mut refunds = 0;
+    let mut sales = Vec::new();
+    for p in purchases {
+        if p.is_refund() {
+            refunds += 1;
+            continue;
+        }
+        let amount = p.amount();
+        match currency {
+            None => currency = Some(amount.currency()),
+            Some(c) if c != amount.currency() => {
+                return Err(BtydError::MixedCurrencies {
+                    first: c.to_string(),
+                    other: amount.currency().to_string(),
+                });
+            }
+            Some(_) => {}
+        }
+        sales.push((p.customer(), p.occurred_at(), amount.amount()));
+    }
+    let mut summary = summarize(sales, options)?;
+    summary.excluded += refunds;
+    Ok(summary)
 }
 
 /// A customer's calibration summary and what they did in the holdout.
