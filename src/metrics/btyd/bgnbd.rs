@@ -338,7 +338,7 @@ impl BgNbdData {
             return Err(BtydError::Empty { what: "customers" });
         }
         // Non-negative f64 bit patterns sort like the numbers.
-        raw.sort_unstable_by(|l, r| l.0.cmp(&r.0));
+        raw.sort_unstable_by_key(|r| r.0);
         let mut collapsed: Vec<([u64; 3], f64)> = Vec::with_capacity(raw.len());
         for (key, w) in raw {
             match collapsed.last_mut() {
@@ -598,6 +598,7 @@ pub struct BgNbdFit {
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision)] // reference values are printed to 17 digits
 mod tests {
     use super::*;
 

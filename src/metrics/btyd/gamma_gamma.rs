@@ -179,7 +179,7 @@ impl GammaGammaData {
                 what: "repeat customers",
             });
         }
-        raw.sort_unstable_by(|l, r| l.0.cmp(&r.0));
+        raw.sort_unstable_by_key(|r| r.0);
         let mut rows: Vec<Row> = Vec::new();
         let mut xs: Vec<f64> = Vec::new();
         let mut last_key = None;

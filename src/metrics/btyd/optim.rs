@@ -209,11 +209,12 @@ where
                 *t += step * di;
                 inside &= t.abs() <= THETA_LIMIT;
             }
-            if inside && let Some((ft, gt)) = f(&trial) {
-                if ft <= fx + 1e-4 * step * slope {
-                    accepted = Some((trial, ft, gt));
-                    break;
-                }
+            if inside
+                && let Some((ft, gt)) = f(&trial)
+                && ft <= fx + 1e-4 * step * slope
+            {
+                accepted = Some((trial, ft, gt));
+                break;
             }
             step *= 0.5;
         }
@@ -291,6 +292,7 @@ fn bfgs_update<const N: usize>(h: &mut [[f64; N]; N], s: &[f64; N], y: &[f64; N]
 ///
 /// `grad` is the gradient of the total negative log-likelihood with respect
 /// to the natural parameters; the Hessian is its central difference.
+#[allow(clippy::needless_range_loop)] // matrix code reads best with indices
 pub(crate) fn standard_errors<const N: usize, G>(params: &[f64; N], mut grad: G) -> Option<[f64; N]>
 where
     G: FnMut(&[f64; N]) -> Option<[f64; N]>,
@@ -333,7 +335,7 @@ fn invert<const N: usize>(mut m: [[f64; N]; N]) -> Option<[[f64; N]; N]> {
     for col in 0..N {
         let pivot = (col..N).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
         let p = m[pivot][col];
-        if !(p.abs() > 1e-300) || !p.is_finite() {
+        if p.abs() <= 1e-300 || !p.is_finite() {
             return None;
         }
         m.swap(col, pivot);
