@@ -38,7 +38,8 @@
 //! let options = SummaryOptions::daily(Utc.with_ymd_and_hms(2024, 1, 11, 0, 0, 0).unwrap());
 //! let summary = summarize(transactions, &options)?;
 //! let ann = &summary.customers()[0];
-//! assert_eq!((ann.frequency, ann.recency, ann.age), (1, 4, 10));
+//! // Days 1 and 5; the last observed day is January 10.
+//! assert_eq!((ann.frequency, ann.recency, ann.age), (1, 4, 9));
 //!
 //! // Predict with known parameters (normally from `BgNbdData::fit`).
 //! let params = BgNbdParams::new(0.243, 4.414, 0.793, 2.426)?;
