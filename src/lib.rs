@@ -22,6 +22,8 @@
 //! - `proptest`: [`proptest`](https://docs.rs/proptest) strategies for every
 //!   domain type in `crmkit::domain::strategy`, so your own property tests can
 //!   draw valid crmkit values.
+//! - `synth`: simulated data; `crmkit::metrics::btyd::simulate` draws
+//!   customers and transactions from the BG/NBD and Gamma-Gamma processes.
 
 #![deny(missing_docs, unused_results)]
 #![forbid(unsafe_code)]

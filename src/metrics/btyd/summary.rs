@@ -495,6 +495,26 @@ mod tests {
     }
 
     #[test]
+    fn purchases_in_two_currencies_are_rejected() {
+        use crate::domain::{Currency, CustomerId, Money, Purchase, PurchaseId, PurchaseKind};
+        let p = |id, c| {
+            Purchase::new(
+                PurchaseId::from_u128(id),
+                CustomerId::from_u128(1),
+                at(1, 0),
+                PurchaseKind::Sale,
+                Money::new(Decimal::ONE, c),
+            )
+            .unwrap()
+        };
+        let purchases = [p(1, Currency::EUR), p(2, Currency::USD)];
+        assert!(matches!(
+            from_purchases(&purchases, &SummaryOptions::daily(at(5, 0))),
+            Err(BtydError::MixedCurrencies { .. })
+        ));
+    }
+
+    #[test]
     fn holdout_split_by_hand() {
         let tx = vec![
             ("a", at(1, 9), Decimal::from(1)),
