@@ -161,6 +161,9 @@ pub enum Error {
     /// Business-hours arithmetic failed.
     #[error(transparent)]
     BusinessTime(#[from] BusinessTimeError),
+    /// A buy-till-you-die model (summary, fit or prediction) failed.
+    #[error(transparent)]
+    Btyd(#[from] crate::metrics::btyd::BtydError),
 }
 
 /// `Result` with crmkit's [`Error`].

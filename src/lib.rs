@@ -31,7 +31,9 @@
 //! - `testkit`: `crmkit::store::testkit`, the conformance checks every store
 //!   shipped here passes; call them from your adapter's tests.
 //! - `synth`: `crmkit::synth`, a deterministic (seeded) generator of
-//!   synthetic data for examples, tests and benchmarks.
+//!   synthetic data for examples, tests and benchmarks, and
+//!   `crmkit::metrics::btyd::simulate`, which draws customers and
+//!   transactions from the BG/NBD and Gamma-Gamma processes.
 
 #![deny(missing_docs, unused_results)]
 #![forbid(unsafe_code)]

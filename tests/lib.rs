@@ -11,3 +11,5 @@ mod store_memory;
 mod store_sqlite;
 mod survey_metrics;
 mod service;
+
+mod btyd;

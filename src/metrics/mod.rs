@@ -17,3 +17,4 @@ pub mod rate;
 pub mod response;
 pub mod score;
 pub mod service;
+pub mod btyd;
