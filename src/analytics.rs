@@ -167,3 +167,65 @@ where
     }
     Ok(grouped)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Channel, CustomerId, ResponseId, Scale};
+    use crate::metrics::nps::Nps;
+    use crate::store::blocking::block_on;
+    use crate::store::memory::MemoryStore;
+    use chrono::{Duration, TimeZone, Utc};
+
+    #[test]
+    fn paging_is_complete_and_keeps_one_survey() {
+        let store = MemoryStore::new();
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let (a, b) = (SurveyId::from_u128(1), SurveyId::from_u128(2));
+        for i in 0..25u128 {
+            let inv = SurveyInvitation::new(
+                InvitationId::from_u128(i),
+                a,
+                CustomerId::from_u128(i),
+                t0 + Duration::hours(i as i64),
+                Channel::Email,
+            );
+            let _inv = block_on(store.record_invitation(inv)).unwrap();
+            let survey = if i % 5 == 0 { b } else { a };
+            let mut r = SurveyResponse::on_scale(
+                ResponseId::from_u128(i),
+                survey,
+                Scale::nps(),
+                CustomerId::from_u128(i),
+                t0 + Duration::hours(i as i64),
+                (i % 11) as i32,
+            )
+            .unwrap();
+            if i % 2 == 0 {
+                r = r.with_invitation(InvitationId::from_u128(i));
+            }
+            let _r = block_on(store.record_response(r)).unwrap();
+        }
+        let period = Period::new(t0, t0 + Duration::days(2)).unwrap();
+        let one = |size| {
+            block_on(survey_metric(
+                &store,
+                a,
+                period,
+                Nps::standard(),
+                |_| Some(()),
+                size,
+            ))
+            .unwrap()
+            .finish()
+        };
+        // 25 responses, 5 of them (i = 0, 5, .., 20) in survey b: 20 in survey a.
+        assert_eq!(one(1)[&()].n(), 20);
+        assert_eq!(one(1), one(DEFAULT_PAGE_SIZE));
+        // Invitations 0..25 of survey a; responses naming them: even i (13).
+        let rates = block_on(response_rate(&store, a, period, |_| (), 3)).unwrap();
+        let r = rates.finish()[&()];
+        // Survey a's responses name invitations 2, 4, 6, 8, 12, 14, 16, 18, 22, 24: 10 of 25.
+        assert_eq!((r.invited(), r.responded()), (25, 10));
+    }
+}
