@@ -158,6 +158,9 @@ pub enum Error {
     /// A survey metric could not be computed.
     #[error(transparent)]
     Metric(#[from] crate::metrics::score::MetricError),
+    /// A metric over a store could not be computed.
+    #[error(transparent)]
+    Analytics(#[from] crate::analytics::AnalyticsError),
     /// Business-hours arithmetic failed.
     #[error(transparent)]
     BusinessTime(#[from] BusinessTimeError),

@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod analytics;
 pub mod domain;
 pub mod error;
 pub mod metrics;
