@@ -81,14 +81,14 @@ impl Dist {
             Self::Exact(v) | Self::Sorted(v) => {
                 v.push(secs);
                 if v.len() > EXACT_QUANTILES_UP_TO {
-                    self.to_histogram();
+                    self.spill_to_histogram();
                 }
             }
             Self::Hist(h) => record(h, secs),
         }
     }
 
-    fn to_histogram(&mut self) {
+    fn spill_to_histogram(&mut self) {
         if let Self::Exact(v) | Self::Sorted(v) = self
             && let Ok(mut h) = Histogram::<u64>::new(3)
         {
@@ -104,7 +104,7 @@ impl Dist {
             (Self::Exact(v) | Self::Sorted(v), Self::Exact(o) | Self::Sorted(o)) => {
                 v.extend_from_slice(o);
                 if v.len() > EXACT_QUANTILES_UP_TO {
-                    self.to_histogram();
+                    self.spill_to_histogram();
                 }
             }
             (Self::Hist(h), Self::Exact(o) | Self::Sorted(o)) => {
