@@ -1,8 +1,11 @@
 //! Mergeable accumulators of service metrics, with means, medians and
 //! percentiles.
 //!
-//! Each accumulator has the `push` / `merge` / `finish` shape of the crate's
-//! accumulators: partial accumulators (per thread, per page of a store
+//! [`ServiceAccumulator`] and [`DurationStats`] implement the crate's
+//! [`Accumulator`] trait (so they work with
+//! [`Grouped`](crate::metrics::group::Grouped)); their inherent `push`
+//! methods take references, for callers that keep the metrics. [`ServiceGroups`] is
+//! a `BTreeMap` of them for callers that want sorted keys. As everywhere: partial accumulators (per thread, per page of a store
 //! cursor, per machine) merge into the same result as one pass over all
 //! cases. Percentiles are of whole seconds: a group of up to
 //! [`EXACT_QUANTILES_UP_TO`] durations keeps them all (exact nearest-rank
@@ -21,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::ServiceError;
 use super::case::{CaseMetrics, Timing};
 use super::sla::{CaseSla, SlaCompliance};
+use crate::metrics::accumulator::{Accumulator, MergeError};
 
 /// Distribution of durations: count, exact mean, extremes and mergeable
 /// percentiles.
@@ -81,14 +85,14 @@ impl Dist {
             Self::Exact(v) | Self::Sorted(v) => {
                 v.push(secs);
                 if v.len() > EXACT_QUANTILES_UP_TO {
-                    self.to_histogram();
+                    self.spill_to_histogram();
                 }
             }
             Self::Hist(h) => record(h, secs),
         }
     }
 
-    fn to_histogram(&mut self) {
+    fn spill_to_histogram(&mut self) {
         if let Self::Exact(v) | Self::Sorted(v) = self
             && let Ok(mut h) = Histogram::<u64>::new(3)
         {
@@ -104,7 +108,7 @@ impl Dist {
             (Self::Exact(v) | Self::Sorted(v), Self::Exact(o) | Self::Sorted(o)) => {
                 v.extend_from_slice(o);
                 if v.len() > EXACT_QUANTILES_UP_TO {
-                    self.to_histogram();
+                    self.spill_to_histogram();
                 }
             }
             (Self::Hist(h), Self::Exact(o) | Self::Sorted(o)) => {
@@ -572,5 +576,64 @@ impl<K: Ord + Clone> ServiceGroups<K> {
             .iter()
             .map(|(k, a)| (k.clone(), a.finish()))
             .collect()
+    }
+}
+
+fn merge_error(accumulator: &'static str, e: ServiceError) -> MergeError {
+    MergeError::config(accumulator, e.to_string())
+}
+
+/// The crate-wide accumulator shape, so [`Grouped`](crate::metrics::group::Grouped)
+/// and the other generic machinery work with service metrics. Observation:
+/// one case's metrics and, optionally, its SLA status.
+impl Accumulator for ServiceAccumulator {
+    type Observation = (CaseMetrics, Option<CaseSla>);
+    type Output = ServiceSummary;
+    type Error = std::convert::Infallible;
+
+    fn push(&mut self, (metrics, sla): Self::Observation) -> Result<(), Self::Error> {
+        ServiceAccumulator::push(self, &metrics);
+        if let Some(sla) = sla {
+            self.push_sla(&sla);
+        }
+        Ok(())
+    }
+
+    /// On the (not expected) failure to add two histograms, some metrics
+    /// may already be merged.
+    fn merge(&mut self, other: &Self) -> Result<(), MergeError> {
+        ServiceAccumulator::merge(self, other).map_err(|e| merge_error("service", e))
+    }
+
+    fn finish(&self) -> ServiceSummary {
+        ServiceAccumulator::finish(self)
+    }
+
+    fn empty_like(&self) -> Self {
+        Self::new()
+    }
+}
+
+/// The crate-wide accumulator shape for one distribution of durations.
+impl Accumulator for DurationStats {
+    type Observation = Duration;
+    type Output = DurationSummary;
+    type Error = std::convert::Infallible;
+
+    fn push(&mut self, d: Duration) -> Result<(), Self::Error> {
+        DurationStats::push(self, d);
+        Ok(())
+    }
+
+    fn merge(&mut self, other: &Self) -> Result<(), MergeError> {
+        DurationStats::merge(self, other).map_err(|e| merge_error("duration_stats", e))
+    }
+
+    fn finish(&self) -> DurationSummary {
+        DurationStats::finish(self)
+    }
+
+    fn empty_like(&self) -> Self {
+        Self::new()
     }
 }

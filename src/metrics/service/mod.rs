@@ -399,6 +399,28 @@ mod tests {
         );
     }
 
+    #[test]
+    fn works_with_the_generic_grouping() {
+        use crate::metrics::accumulator::Accumulator;
+        use crate::metrics::group::Grouped;
+        let a = pending_case(Priority::Normal);
+        let b = pending_case(Priority::Urgent);
+        let mut grouped = Grouped::new(ServiceAccumulator::new());
+        let mut direct = ServiceAccumulator::new();
+        for c in [&a, &b] {
+            let m = metrics(c);
+            let sla = policy().evaluate(c, &cal(), at(6, 12, 0)).unwrap();
+            Accumulator::push(grouped.entry(c.priority()), (m.clone(), Some(sla))).unwrap();
+            direct.push(&m);
+            direct.push_sla(&sla);
+        }
+        assert_eq!(grouped.len(), 2);
+        assert_eq!(
+            Accumulator::finish(&grouped.total().unwrap()),
+            direct.finish()
+        );
+    }
+
     fn policy() -> SlaPolicy {
         SlaPolicy::new()
             .with(
