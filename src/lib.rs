@@ -22,6 +22,10 @@
 //! - `proptest`: [`proptest`](https://docs.rs/proptest) strategies for every
 //!   domain type in `crmkit::domain::strategy`, so your own property tests can
 //!   draw valid crmkit values.
+//! - `csv`: `crmkit::import`, reading customers, purchases, survey
+//!   responses, interactions and cases from CSV files with a column mapping,
+//!   every rejected row reported with its line and reason; and the exporter
+//!   writing them back.
 
 #![deny(missing_docs, unused_results)]
 #![forbid(unsafe_code)]
@@ -29,6 +33,9 @@
 
 pub mod domain;
 pub mod error;
+#[cfg(feature = "csv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
+pub mod import;
 pub mod metrics;
 
 pub use error::{Error, Result};

@@ -5,3 +5,5 @@
 
 #[cfg(feature = "proptest")]
 mod domain_props;
+#[cfg(feature = "csv")]
+mod import;

@@ -1,0 +1,374 @@
+//! CSV import: every bad row reported with its line and reason, good rows
+//! kept, and exported data read back unchanged.
+
+use chrono::{DateTime, Utc};
+use crmkit::domain::*;
+use crmkit::error::ValidationError;
+use crmkit::import::{
+    Batch, CaseRecords, CsvRecords, Format, IdPolicy, ImportError, Kind, Mapping, Reason, Rejection,
+};
+use rust_decimal::Decimal;
+
+fn uuid(n: u128) -> String {
+    uuid::Uuid::from_u128(n).to_string()
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn purchases(csv: &str, format: &Format) -> Result<Batch<Purchase>, ImportError> {
+    CsvRecords::<Purchase, _>::new(
+        "p.csv",
+        csv.as_bytes(),
+        &Mapping::new(Kind::Purchases),
+        format,
+    )?
+    .collect_batch()
+}
+
+fn lines(rejected: &[Rejection]) -> Vec<(u64, Option<&str>)> {
+    rejected
+        .iter()
+        .map(|r| (r.line, r.column.as_deref()))
+        .collect()
+}
+
+#[test]
+fn every_bad_purchase_row_is_reported_and_good_rows_are_kept() {
+    let (c, p) = (uuid(100), |n| uuid(n));
+    let csv = format!(
+        "id,customer_id,occurred_at,amount,currency\n\
+         {p1},{c},2026-01-05T10:00:00Z,49.90,EUR\n\
+         {p2},{c},2026-02-30T10:00:00Z,10.00,EUR\n\
+         {p3},{c},2026-01-06T10:00:00Z,10.00,XYZ\n\
+         {p1},{c},2026-01-07T10:00:00Z,5.00,EUR\n\
+         {p4},{c},2026-01-08T10:00:00Z,-5.00,EUR\n\
+         \"{p5}\",\"{c}\",\"2026-01-09T10:00:00Z\",\"7.5\",\"EUR\"\n\
+         {p6},{c},2026-01-1",
+        p1 = p(1),
+        p2 = p(2),
+        p3 = p(3),
+        p4 = p(4),
+        p5 = p(5),
+        p6 = p(6),
+    );
+    let b = purchases(&csv, &Format::default()).unwrap();
+    // Lines: header 1, good 2, bad date 3, unknown currency 4, duplicate 5,
+    // negative sale 6, good (quoted) 7, truncated 8.
+    assert_eq!(
+        lines(&b.rejected),
+        [
+            (3, Some("occurred_at")),
+            (4, Some("currency")),
+            (5, Some("id")),
+            (6, Some("amount")),
+            (8, None),
+        ]
+    );
+    assert!(matches!(
+        &b.rejected[0].reason,
+        Reason::Invalid(ValidationError::Format { field: "occurred_at", value, .. }) if value == "2026-02-30T10:00:00Z"
+    ));
+    assert!(matches!(
+        &b.rejected[1].reason,
+        Reason::Invalid(ValidationError::Format { field: "currency", value, .. }) if value == "XYZ"
+    ));
+    assert!(matches!(
+        &b.rejected[2].reason,
+        Reason::Duplicate { first_line: 2, .. }
+    ));
+    assert!(matches!(
+        &b.rejected[3].reason,
+        Reason::Invalid(ValidationError::OutOfRange {
+            field: "purchase.amount",
+            ..
+        })
+    ));
+    assert_eq!(
+        b.rejected[4].reason,
+        Reason::CellCount {
+            found: 3,
+            expected: 5,
+            truncated: true
+        }
+    );
+    assert!(b.rejected[4].to_string().contains("p.csv:8:"));
+    assert!(b.rejected[4].to_string().contains("truncated"));
+    // The good rows, unchanged: 49.90 keeps its two decimals, 7.5 its one.
+    assert_eq!(b.valid.len(), 2);
+    assert_eq!(
+        b.valid[0].amount(),
+        Money::new(Decimal::new(4990, 2), Currency::EUR)
+    );
+    assert_eq!(b.valid[1].amount().amount().to_string(), "7.5");
+    assert_eq!(b.valid[1].occurred_at(), at("2026-01-09T10:00:00Z"));
+}
+
+#[test]
+fn a_short_row_in_the_middle_is_not_called_truncated() {
+    let csv = format!(
+        "id,customer_id,occurred_at,amount,currency\n{},{},2026-01-05T10:00:00Z\n",
+        uuid(1),
+        uuid(2)
+    );
+    let b = purchases(&csv, &Format::default()).unwrap();
+    assert_eq!(
+        b.rejected[0].reason,
+        Reason::CellCount {
+            found: 3,
+            expected: 5,
+            truncated: false
+        }
+    );
+}
+
+#[test]
+fn missing_columns_refuse_the_file_before_any_row() {
+    // A header without `amount`, and a body that would not even parse.
+    let err = purchases(
+        "id,customer_id,occurred_at\n\"unterminated",
+        &Format::default(),
+    )
+    .unwrap_err();
+    match err {
+        ImportError::MissingColumns { file, columns } => {
+            assert_eq!(file, "p.csv");
+            assert_eq!(columns, ["amount"]);
+        }
+        other => panic!("{other}"),
+    }
+    // With a mapping, the missing column is named as mapped.
+    let m = Mapping::new(Kind::Purchases)
+        .rename("amount", "Total")
+        .unwrap();
+    let err = CsvRecords::<Purchase, _>::new(
+        "p.csv",
+        "id,customer_id,occurred_at,amount\n".as_bytes(),
+        &m,
+        &Format::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("missing required columns: Total"),
+        "{err}"
+    );
+}
+
+#[test]
+fn mapped_columns_local_dates_and_comma_decimals() {
+    let csv = "Order;Client;Date;Total;Cur\nA-1;C-7;05.01.2026 09:30;49,90;\nA-2;C-7;05.01.2026;1.000,00;USD\n";
+    let m = Mapping::new(Kind::Purchases)
+        .rename("id", "Order")
+        .and_then(|m| m.rename("customer_id", "Client"))
+        .and_then(|m| m.rename("occurred_at", "Date"))
+        .and_then(|m| m.rename("amount", "Total"))
+        .and_then(|m| m.rename("currency", "Cur"))
+        .unwrap();
+    let f = Format {
+        date_formats: vec!["%d.%m.%Y %H:%M".into(), "%d.%m.%Y".into()],
+        time_zone: chrono_tz::Europe::Berlin,
+        default_currency: Some(Currency::EUR),
+        decimal_separator: ',',
+        delimiter: b';',
+        ids: IdPolicy::FromText,
+        ..Format::default()
+    };
+    let b = CsvRecords::<Purchase, _>::new("p.csv", csv.as_bytes(), &m, &f)
+        .unwrap()
+        .collect_batch()
+        .unwrap();
+    assert_eq!(b.valid.len(), 1);
+    let p = &b.valid[0];
+    // 09:30 in Berlin in January (UTC+1) is 08:30 UTC; the empty currency
+    // cell takes the default.
+    assert_eq!(p.occurred_at(), at("2026-01-05T08:30:00Z"));
+    assert_eq!(p.amount(), Money::new(Decimal::new(4990, 2), Currency::EUR));
+    // Text ids map to the same customer id in every file.
+    assert_eq!(p.customer(), customer_id_of(&f, "C-7"));
+    // A thousands separator is not guessed.
+    assert_eq!(lines(&b.rejected), [(3, Some("Total"))]);
+}
+
+/// The customer id the importer derives from `text`, read from a customers file.
+fn customer_id_of(f: &Format, text: &str) -> CustomerId {
+    let csv = format!("id;acquired_at\n{text};2026-01-01T00:00:00Z\n");
+    let b =
+        CsvRecords::<Customer, _>::new("c.csv", csv.as_bytes(), &Mapping::new(Kind::Customers), f)
+            .unwrap()
+            .collect_batch()
+            .unwrap();
+    b.valid[0].id()
+}
+
+#[test]
+fn scores_outside_the_scale_are_rejected() {
+    let csv = format!(
+        "id,survey_id,customer_id,responded_at,scale,score\n\
+         {r1},{s},{c},2026-01-05T10:00:00Z,0..=10,10\n\
+         {r2},{s},{c},2026-01-05T10:00:00Z,0..=10,11\n\
+         {r3},{s},{c},2026-01-05T10:00:00Z,,4\n\
+         {r4},{s},{c},2026-01-05T10:00:00Z,1-5,nine\n",
+        r1 = uuid(1),
+        r2 = uuid(2),
+        r3 = uuid(3),
+        r4 = uuid(4),
+        s = uuid(50),
+        c = uuid(60)
+    );
+    let read = |f: &Format| {
+        CsvRecords::<SurveyResponse, _>::new(
+            "r.csv",
+            csv.as_bytes(),
+            &Mapping::new(Kind::Responses),
+            f,
+        )
+        .unwrap()
+        .collect_batch()
+        .unwrap()
+    };
+    let b = read(&Format::default());
+    assert_eq!(b.valid.len(), 1);
+    assert_eq!(
+        lines(&b.rejected),
+        [(3, Some("score")), (4, Some("scale")), (5, Some("score"))]
+    );
+    assert!(matches!(
+        &b.rejected[0].reason,
+        Reason::Invalid(ValidationError::OutOfRange { value, .. }) if value == "11"
+    ));
+    // With a default scale the row without one is read on it.
+    let b = read(&Format {
+        default_scale: Some(Scale::csat5()),
+        ..Format::default()
+    });
+    assert_eq!(b.valid.len(), 2);
+    assert_eq!(b.valid[1].scale(), Scale::csat5());
+}
+
+#[test]
+fn customers_from_simple_columns() {
+    let csv = "id,kind,given_name,email,phone,segments,acquired_at,lifecycle_stage\n\
+        C1,individual,Ada,ada@example.org,+442071838750,vip|emea,2025-03-01T00:00:00Z,active\n\
+        C2,individual,Bob,not-an-email,,,2025-03-01T00:00:00Z,\n\
+        C3,robot,Cy,,,,2025-03-01T00:00:00Z,\n";
+    let f = Format {
+        ids: IdPolicy::FromText,
+        time_zone: chrono_tz::Europe::London,
+        ..Format::default()
+    };
+    let r =
+        CsvRecords::<Customer, _>::new("c.csv", csv.as_bytes(), &Mapping::new(Kind::Customers), &f)
+            .unwrap();
+    assert!(r.absent_columns().contains(&"consents".to_owned()));
+    let b = r.collect_batch().unwrap();
+    assert_eq!(lines(&b.rejected), [(3, Some("email")), (4, Some("kind"))]);
+    let ada = &b.valid[0];
+    assert_eq!(ada.contact_points().len(), 2);
+    assert_eq!(ada.segments().len(), 2);
+    assert_eq!(ada.time_zone(), chrono_tz::Europe::London);
+    assert_eq!(ada.lifecycle_stage(), LifecycleStage::Active);
+}
+
+fn case_csv(rows: &[&str]) -> String {
+    let mut s =
+        String::from("case_id,customer_id,subject,channel,at,event,actor,actor_id,status\n");
+    for r in rows {
+        s.push_str(r);
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn a_case_with_one_bad_event_is_rejected_whole_and_the_others_kept() {
+    let (k1, k2, k3, c, a) = (uuid(1), uuid(2), uuid(3), uuid(9), uuid(7));
+    let csv = case_csv(&[
+        &format!("{k1},{c},Printer,email,2026-03-01T09:00:00Z,created,customer,,"),
+        &format!("{k1},,,,2026-03-01T10:00:00Z,public_reply,agent,{a},"),
+        &format!("{k1},,,,2026-03-01T11:00:00Z,solved,agent,{a},"),
+        // Case 2: its second event goes back in time.
+        &format!("{k2},{c},Invoice,phone,2026-03-02T09:00:00Z,created,customer,,"),
+        &format!("{k2},,,,2026-03-01T09:00:00Z,customer_reply,customer,,"),
+        &format!("{k2},,,,2026-03-02T10:00:00Z,solved,agent,{a},"),
+        // Case 3: fine, with a status change.
+        &format!("{k3},{c},Login,live_chat,2026-03-03T09:00:00Z,created,agent,{a},"),
+        &format!("{k3},,,,2026-03-03T09:05:00Z,status_changed,agent,{a},on_hold"),
+        // Case 1 again, after another case: a duplicate.
+        &format!("{k1},{c},Printer,email,2026-03-04T09:00:00Z,created,customer,,"),
+    ]);
+    let b = CaseRecords::new(
+        "cases.csv",
+        csv.as_bytes(),
+        &Mapping::new(Kind::Cases),
+        &Format::default(),
+    )
+    .unwrap()
+    .collect_batch()
+    .unwrap();
+    assert_eq!(b.valid.len(), 2);
+    assert_eq!(b.valid[0].status(), CaseStatus::Solved);
+    assert_eq!(b.valid[1].status(), CaseStatus::OnHold);
+    // Lines 5-7 are case 2: line 6 is at fault, 5 and 7 go with it.
+    assert_eq!(
+        lines(&b.rejected),
+        [(5, None), (6, None), (7, None), (10, Some("case_id"))]
+    );
+    assert!(matches!(
+        b.rejected[0].reason,
+        Reason::CaseRejected { line: 6, .. }
+    ));
+    assert!(matches!(
+        b.rejected[1].reason,
+        Reason::Invalid(ValidationError::Order { .. })
+    ));
+    assert!(matches!(
+        b.rejected[2].reason,
+        Reason::CaseRejected { line: 6, .. }
+    ));
+    assert!(matches!(
+        b.rejected[3].reason,
+        Reason::Duplicate { first_line: 2, .. }
+    ));
+}
+
+#[test]
+fn interactions_with_handlers_and_exact_durations() {
+    let csv = format!(
+        "id,customer_id,channel,direction,purpose,occurred_at,duration_seconds,agent_id,team_id,bot_id,sentiment\n\
+         {i1},{c},phone,inbound,support,2026-03-01T09:00:00Z,420.000000001,{a},{t},,-0.5\n\
+         {i2},{c},chatbot,inbound,inquiry,2026-03-01T09:00:00Z,0.0000000001,,,,\n\
+         {i3},{c},chatbot,inbound,inquiry,2026-03-01T09:00:00Z,,,{t},{b},\n\
+         {i4},{c},chatbot,sideways,inquiry,2026-03-01T09:00:00Z,,,,,2\n",
+        i1 = uuid(1),
+        i2 = uuid(2),
+        i3 = uuid(3),
+        i4 = uuid(4),
+        c = uuid(9),
+        a = uuid(7),
+        t = uuid(8),
+        b = uuid(6)
+    );
+    let b = CsvRecords::<Interaction, _>::new(
+        "i.csv",
+        csv.as_bytes(),
+        &Mapping::new(Kind::Interactions),
+        &Format::default(),
+    )
+    .unwrap()
+    .collect_batch()
+    .unwrap();
+    assert_eq!(b.valid.len(), 1);
+    assert_eq!(
+        b.valid[0].duration(),
+        Some(chrono::Duration::seconds(420) + chrono::Duration::nanoseconds(1))
+    );
+    assert_eq!(
+        lines(&b.rejected),
+        [
+            (3, Some("duration_seconds")),
+            (4, Some("team_id")),
+            (5, Some("direction"))
+        ]
+    );
+}
