@@ -372,3 +372,87 @@ fn interactions_with_handlers_and_exact_durations() {
         ]
     );
 }
+
+/// Any valid data set, exported and imported back with the defaults, is
+/// identical to what was exported.
+#[cfg(feature = "proptest")]
+mod round_trip {
+    use super::*;
+    use crmkit::import::export;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+
+    /// Keeps the first record of each id (generated ids may collide).
+    fn unique<T, K: std::hash::Hash + Eq>(v: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+        let mut seen = HashSet::new();
+        v.into_iter().filter(|x| seen.insert(key(x))).collect()
+    }
+
+    fn back<T: crmkit::import::Importable + export::Exportable>(
+        kind: Kind,
+        items: &[T],
+    ) -> Batch<T> {
+        let mut csv = Vec::new();
+        export::write(&mut csv, items).unwrap();
+        CsvRecords::<T, _>::new(
+            "x.csv",
+            csv.as_slice(),
+            &Mapping::new(kind),
+            &Format::default(),
+        )
+        .unwrap()
+        .collect_batch()
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn export_then_import_is_identity(
+            customers in prop::collection::vec((strategy::customer(), any::<bool>()), 0..6),
+            purchases in prop::collection::vec(strategy::purchase(), 0..8),
+            responses in prop::collection::vec(strategy::survey_response(), 0..8),
+            interactions in prop::collection::vec(strategy::interaction(), 0..8),
+            cases in prop::collection::vec(strategy::case(), 0..6),
+        ) {
+            let customers: Vec<Customer> = unique(
+                customers.into_iter().map(|(mut c, erase)| {
+                    if erase {
+                        c.erase(c.created_at());
+                    }
+                    c
+                }).collect(),
+                Customer::id,
+            );
+            let b = back(Kind::Customers, &customers);
+            prop_assert!(b.rejected.is_empty(), "{:?}", b.rejected);
+            prop_assert_eq!(b.valid, customers);
+
+            let purchases = unique(purchases, Purchase::id);
+            let b = back(Kind::Purchases, &purchases);
+            prop_assert!(b.rejected.is_empty(), "{:?}", b.rejected);
+            prop_assert_eq!(b.valid, purchases);
+
+            let responses = unique(responses, SurveyResponse::id);
+            let b = back(Kind::Responses, &responses);
+            prop_assert!(b.rejected.is_empty(), "{:?}", b.rejected);
+            prop_assert_eq!(b.valid, responses);
+
+            let interactions = unique(interactions, Interaction::id);
+            let b = back(Kind::Interactions, &interactions);
+            prop_assert!(b.rejected.is_empty(), "{:?}", b.rejected);
+            prop_assert_eq!(b.valid, interactions);
+
+            let cases = unique(cases, Case::id);
+            let mut csv = Vec::new();
+            export::write(&mut csv, &cases).unwrap();
+            let b = CaseRecords::new("cases.csv", csv.as_slice(), &Mapping::new(Kind::Cases), &Format::default())
+                .unwrap()
+                .collect_batch()
+                .unwrap();
+            prop_assert!(b.rejected.is_empty(), "{:?}", b.rejected);
+            prop_assert_eq!(b.valid, cases);
+        }
+    }
+}
