@@ -456,3 +456,42 @@ mod round_trip {
         }
     }
 }
+
+#[test]
+fn strict_mode_reads_nothing_when_a_row_is_rejected() {
+    let dir = std::env::temp_dir().join(format!("crmkit-import-strict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let customers = dir.join("customers.csv");
+    let purchases = dir.join("purchases.csv");
+    std::fs::write(
+        &customers,
+        format!("id,acquired_at\n{},2025-01-01T00:00:00Z\n", uuid(1)),
+    )
+    .unwrap();
+    std::fs::write(
+        &purchases,
+        format!(
+            "id,customer_id,occurred_at,amount,currency\n{},{},2026-01-05T10:00:00Z,1.00,EUR\n{},{},2026-01-05T10:00:00Z,1.00,\n",
+            uuid(2),
+            uuid(1),
+            uuid(3),
+            uuid(1)
+        ),
+    )
+    .unwrap();
+    let import = crmkit::import::Import::new(Format::default())
+        .file(Kind::Customers, &customers)
+        .file(Kind::Purchases, &purchases);
+    let d = import.read().unwrap();
+    assert_eq!((d.customers.len(), d.purchases.len()), (1, 1));
+    assert_eq!(lines(&d.rejected), [(3, Some("currency"))]);
+    assert!(
+        d.absent_columns
+            .contains(&(Kind::Purchases, "margin".to_owned()))
+    );
+    match import.strict(true).read() {
+        Err(ImportError::Rejected { rejections }) => assert_eq!(rejections, d.rejected),
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

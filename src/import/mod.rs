@@ -67,6 +67,7 @@
 //! ```
 
 mod cases;
+mod dataset;
 mod entities;
 pub mod export;
 mod format;
@@ -82,6 +83,7 @@ use uuid::Uuid;
 use crate::error::ValidationError;
 
 pub use cases::CaseRecords;
+pub use dataset::{Dataset, Import, Source};
 pub use format::{Format, IdPolicy};
 
 /// The kinds of file that can be imported.
