@@ -20,7 +20,7 @@
 //! - Every row goes through the domain constructors, so an imported value
 //!   is as valid as one built in code. A row that fails is a [`Rejection`]
 //!   with its file, line, column and reason (the
-//!   [`ValidationError`](crate::error::ValidationError) message where a
+//!   [`ValidationError`] message where a
 //!   value was invalid). No row is silently dropped, and no value is
 //!   altered: cells are not trimmed, numbers are not rounded, ambiguous
 //!   local times are rejected rather than guessed.
