@@ -495,3 +495,106 @@ fn strict_mode_reads_nothing_when_a_row_is_rejected() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn unreadable_rows_are_reported_and_reading_goes_on() {
+    let head = "id,customer_id,occurred_at,amount,currency\n";
+    let good = |n| format!("{},{},2026-01-05T10:00:00Z,1.00,EUR\n", uuid(n), uuid(99));
+    let mut bytes = head.as_bytes().to_vec();
+    bytes.extend(good(1).as_bytes());
+    // Line 3: not UTF-8.
+    bytes.extend(format!("{},{},2026-01-05T10:00:00Z,1.00,EU", uuid(2), uuid(99)).as_bytes());
+    bytes.extend([0xff, b'\n']);
+    bytes.extend(good(3).as_bytes());
+    // Line 5: the file ends inside a quoted cell.
+    bytes.extend(format!("{},{},2026-01-05T10:00:00Z,\"1.0", uuid(4), uuid(99)).as_bytes());
+    let b = CsvRecords::<Purchase, _>::new(
+        "p.csv",
+        bytes.as_slice(),
+        &Mapping::new(Kind::Purchases),
+        &Format::default(),
+    )
+    .unwrap()
+    .collect_batch()
+    .unwrap();
+    assert_eq!(b.valid.len(), 2);
+    assert_eq!(lines(&b.rejected), [(3, None), (5, None)]);
+    assert!(matches!(b.rejected[0].reason, Reason::Malformed(_)));
+    assert_eq!(
+        b.rejected[1].reason,
+        Reason::CellCount {
+            found: 4,
+            expected: 5,
+            truncated: true
+        }
+    );
+}
+
+/// Rows made on the fly, so a large file never exists in memory.
+struct Generated {
+    next: u128,
+    rows: u128,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl std::io::Read for Generated {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            if self.next == 0 {
+                self.buf
+                    .extend(b"id,customer_id,occurred_at,amount,currency\n");
+            } else if self.next > self.rows {
+                return Ok(0);
+            } else {
+                self.buf.extend(
+                    format!(
+                        "{},{},2026-01-05T10:00:00Z,{}.99,EUR\n",
+                        uuid(self.next),
+                        uuid(self.next % 1000),
+                        self.next % 500
+                    )
+                    .as_bytes(),
+                );
+            }
+            self.next += 1;
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn large_files_stream_row_by_row() {
+    let input = Generated {
+        next: 0,
+        rows: 200_000,
+        buf: Vec::new(),
+        pos: 0,
+    };
+    let records = CsvRecords::<Purchase, _>::new(
+        "big.csv",
+        input,
+        &Mapping::new(Kind::Purchases),
+        &Format::default(),
+    )
+    .unwrap();
+    let (mut valid, mut cents) = (0u64, Decimal::ZERO);
+    for p in records {
+        match p.unwrap() {
+            crmkit::import::Parsed::Valid { value, .. } => {
+                valid += 1;
+                cents += value.amount().amount();
+            }
+            crmkit::import::Parsed::Rejected(r) => panic!("{r}"),
+        }
+    }
+    assert_eq!(valid, 200_000);
+    // Sum of (n mod 500) + 0.99 for n = 1..=200000: 400 full cycles of
+    // 0..=499 (sum 124750 each) = 49,900,000, plus 0.99 x 200,000 = 198,000.
+    assert_eq!(cents, Decimal::new(49_900_000 + 198_000, 0));
+}
