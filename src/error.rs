@@ -4,7 +4,7 @@
 //! was wrong and with which value; [`Error`] wraps them all for applications
 //! that want one type to propagate with `?`.
 
-use crate::domain::Currency;
+use crate::domain::{BusinessTimeError, Currency};
 
 /// A value was rejected by a constructor or by deserialisation.
 ///
@@ -156,6 +156,18 @@ pub enum Error {
     #[cfg(feature = "csv")]
     #[error(transparent)]
     Import(#[from] crate::import::ImportError),
+    /// A store operation failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A survey metric could not be computed.
+    #[error(transparent)]
+    Metric(#[from] crate::metrics::score::MetricError),
+    /// Business-hours arithmetic failed.
+    #[error(transparent)]
+    BusinessTime(#[from] BusinessTimeError),
+    /// A buy-till-you-die model (summary, fit or prediction) failed.
+    #[error(transparent)]
+    Btyd(#[from] crate::metrics::btyd::BtydError),
 }
 
 /// `Result` with crmkit's [`Error`].

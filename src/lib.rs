@@ -11,6 +11,10 @@
 //!   [`Period`](domain::Period) and calendar buckets in any time zone. Invalid
 //!   values cannot be constructed, and personal data never shows in `Debug`.
 //! - [`metrics`]: calculators as mergeable accumulators.
+//! - [`store`]: one storage trait per aggregate with a written contract
+//!   (versions and conflicts, atomic units of work, keyset paging, erasure,
+//!   export, merge), the in-memory reference store, the SQLite store and a
+//!   conformance kit for your own adapters.
 //! - [`error`]: one small error enum per operation family, wrapped by
 //!   [`Error`].
 //!
@@ -26,6 +30,14 @@
 //!   responses, interactions and cases from CSV files with a column mapping,
 //!   every rejected row reported with its line and reason; and the exporter
 //!   writing them back.
+//! - `sqlite`: `crmkit::store::sqlite::SqliteStore`, the embedded store
+//!   (rusqlite with SQLite bundled: builds with only the Rust toolchain).
+//! - `testkit`: `crmkit::store::testkit`, the conformance checks every store
+//!   shipped here passes; call them from your adapter's tests.
+//! - `synth`: `crmkit::synth`, a deterministic (seeded) generator of
+//!   synthetic data for examples, tests and benchmarks, and
+//!   `crmkit::metrics::btyd::simulate`, which draws customers and
+//!   transactions from the BG/NBD and Gamma-Gamma processes.
 
 #![deny(missing_docs, unused_results)]
 #![forbid(unsafe_code)]
@@ -37,6 +49,9 @@ pub mod error;
 #[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
 pub mod import;
 pub mod metrics;
+pub mod store;
+#[cfg(feature = "synth")]
+pub mod synth;
 
 pub use error::{Error, Result};
 

@@ -7,3 +7,11 @@
 mod domain_props;
 #[cfg(feature = "csv")]
 mod import;
+#[cfg(feature = "testkit")]
+mod store_memory;
+#[cfg(all(feature = "sqlite", feature = "testkit"))]
+mod store_sqlite;
+mod survey_metrics;
+mod service;
+
+mod btyd;
