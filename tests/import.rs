@@ -598,3 +598,104 @@ fn large_files_stream_row_by_row() {
     // 0..=499 (sum 124750 each) = 49,900,000, plus 0.99 x 200,000 = 198,000.
     assert_eq!(cents, Decimal::new(49_900_000 + 198_000, 0));
 }
+
+/// Importing into a store: one unit of work, strict mode writing nothing.
+mod into_store {
+    use super::*;
+    use crmkit::import::Import;
+    use crmkit::store::blocking::block_on;
+    use crmkit::store::memory::MemoryStore;
+    use crmkit::store::{Query, StoreError, Transaction, UnitOfWork};
+
+    fn files(dir: &std::path::Path) -> Import {
+        std::fs::create_dir_all(dir).unwrap();
+        let customers = dir.join("customers.csv");
+        let purchases = dir.join("purchases.csv");
+        std::fs::write(
+            &customers,
+            format!(
+                "id,acquired_at\n{},2025-01-01T00:00:00Z\n{},2025-02-01T00:00:00Z\n",
+                uuid(1),
+                uuid(2)
+            ),
+        )
+        .unwrap();
+        // Line 3 has no currency; line 4 is good.
+        std::fs::write(
+            &purchases,
+            format!(
+                "id,customer_id,occurred_at,amount,currency\n\
+                 {},{},2026-01-05T10:00:00Z,1.00,EUR\n\
+                 {},{},2026-01-05T10:00:00Z,1.00,\n\
+                 {},{},2026-01-06T10:00:00Z,2.50,EUR\n",
+                uuid(10),
+                uuid(1),
+                uuid(11),
+                uuid(1),
+                uuid(12),
+                uuid(2)
+            ),
+        )
+        .unwrap();
+        Import::new(Format::default())
+            .file(Kind::Customers, &customers)
+            .file(Kind::Purchases, &purchases)
+    }
+
+    fn counts<S: UnitOfWork>(store: &S) -> (usize, usize) {
+        block_on(store.transaction(|tx| {
+            let c = tx.scan_all::<Customer>(&Query::All)?.len();
+            let p = tx.scan_all::<Purchase>(&Query::All)?.len();
+            Ok::<_, StoreError>((c, p))
+        }))
+        .unwrap()
+    }
+
+    fn check<S: UnitOfWork>(store: &S, name: &str) {
+        let dir = std::env::temp_dir().join(format!("crmkit-import-{name}-{}", std::process::id()));
+        let import = files(&dir);
+        // Strict: one bad row, nothing written.
+        match block_on(import.clone().strict(true).into_store(store)) {
+            Err(ImportError::Rejected { rejections }) => {
+                assert_eq!(lines(&rejections), [(3, Some("currency"))]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(counts(store), (0, 0));
+        // Lenient: the valid rows in one unit of work, the bad one reported.
+        let report = block_on(import.into_store(store)).unwrap();
+        assert_eq!(report.imported.get(&Kind::Customers), Some(&2));
+        assert_eq!(report.imported.get(&Kind::Purchases), Some(&2));
+        assert_eq!(lines(&report.rejected), [(3, Some("currency"))]);
+        assert_eq!(counts(store), (2, 2));
+        // Importing again: every record is already stored and reported so.
+        let again = block_on(files(&dir).into_store(store)).unwrap();
+        assert_eq!(again.total(), 0);
+        assert_eq!(again.rejected.len(), 5);
+        assert!(
+            again
+                .rejected
+                .iter()
+                .any(|r| matches!(r.reason, Reason::Store(_)))
+        );
+        assert_eq!(counts(store), (2, 2));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn memory_store() {
+        check(&MemoryStore::new(), "memory");
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_store() {
+        let dir =
+            std::env::temp_dir().join(format!("crmkit-import-sqlite-db-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = crmkit::store::sqlite::SqliteStore::open(dir.join("crm.db")).unwrap();
+        check(&store, "sqlite");
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

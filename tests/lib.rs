@@ -7,11 +7,11 @@
 mod domain_props;
 #[cfg(feature = "csv")]
 mod import;
+mod service;
 #[cfg(feature = "testkit")]
 mod store_memory;
 #[cfg(all(feature = "sqlite", feature = "testkit"))]
 mod store_sqlite;
 mod survey_metrics;
-mod service;
 
 mod btyd;

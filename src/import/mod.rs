@@ -71,6 +71,7 @@ mod dataset;
 mod entities;
 pub mod export;
 mod format;
+mod store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -85,6 +86,7 @@ use crate::error::ValidationError;
 pub use cases::CaseRecords;
 pub use dataset::{Dataset, Import, Source};
 pub use format::{Format, IdPolicy};
+pub use store::ImportReport;
 
 /// The kinds of file that can be imported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -329,6 +331,9 @@ pub enum ImportError {
         /// What the CSV reader said.
         message: String,
     },
+    /// The store failed; the unit of work was rolled back.
+    #[error("the store failed, nothing was imported: {0}")]
+    Store(#[from] crate::store::StoreError),
     /// Strict mode: some rows were rejected, so nothing was imported.
     #[error("{} rows rejected, nothing imported (strict mode); first: {}", rejections.len(), rejections.first().map(ToString::to_string).unwrap_or_default())]
     Rejected {
