@@ -30,6 +30,14 @@
 //!   is the last row and the file does not end with a line break, the
 //!   rejection says the last line was truncated.
 //!
+//! # Importing
+//!
+//! [`Import`] names the files of a run. [`Import::read`] reads them into
+//! memory; [`Import::into_store`] streams them into any store offering a
+//! [`UnitOfWork`](crate::store::UnitOfWork) (the memory store, SQLite, your
+//! own) in one transaction: every valid row, with the rejected ones in the
+//! [`ImportReport`], or in strict mode nothing at all.
+//!
 //! # Memory
 //!
 //! Files are streamed: [`CsvRecords`] holds one row (and one row of

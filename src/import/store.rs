@@ -84,6 +84,30 @@ impl Import {
     ///
     /// Memory stays flat: rows are inserted as they are read.
     ///
+    /// # Example
+    /// ```
+    /// use crmkit::import::{Format, Import, ImportError, Kind};
+    /// use crmkit::store::blocking::block_on;
+    /// use crmkit::store::memory::MemoryStore;
+    /// let dir = std::env::temp_dir().join(format!("crmkit-doc-into-store-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("customers.csv");
+    /// std::fs::write(&path, "id,acquired_at\n\
+    ///     00000000-0000-0000-0000-000000000001,2025-01-01T00:00:00Z\n\
+    ///     00000000-0000-0000-0000-000000000002,yesterday\n")?;
+    /// let store = MemoryStore::new();
+    /// let import = Import::new(Format::default()).file(Kind::Customers, &path);
+    /// // Strict: the bad date on line 3 rolls everything back.
+    /// assert!(matches!(block_on(import.clone().strict(true).into_store(&store)),
+    ///     Err(ImportError::Rejected { .. })));
+    /// // Lenient: line 2 is stored, line 3 reported.
+    /// let report = block_on(import.into_store(&store))?;
+    /// assert_eq!(report.imported.get(&Kind::Customers), Some(&1));
+    /// assert_eq!(report.rejected[0].line, 3);
+    /// std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`ImportError::Rejected`] in strict mode; [`ImportError::Store`] when
     /// the store fails (the unit of work is rolled back); the errors of
