@@ -89,7 +89,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("  {k}: {n}");
     }
     for (k, column) in &report.absent_columns {
-        println!("no column {column:?} in the {k} file: that field is left empty");
+        println!(
+            "no column {column:?} in the {k} file: that field takes its default or stays empty"
+        );
     }
     println!("{} rows skipped", report.rejected.len());
     for r in report.rejected.iter().take(50) {
