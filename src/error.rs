@@ -152,6 +152,10 @@ pub enum Error {
     /// Money arithmetic failed.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// A CSV import failed as a whole.
+    #[cfg(feature = "csv")]
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     /// A store operation failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

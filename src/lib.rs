@@ -26,6 +26,10 @@
 //! - `proptest`: [`proptest`](https://docs.rs/proptest) strategies for every
 //!   domain type in `crmkit::domain::strategy`, so your own property tests can
 //!   draw valid crmkit values.
+//! - `csv`: `crmkit::import`, reading customers, purchases, survey
+//!   responses, interactions and cases from CSV files with a column mapping,
+//!   every rejected row reported with its line and reason; and the exporter
+//!   writing them back.
 //! - `sqlite`: `crmkit::store::sqlite::SqliteStore`, the embedded store
 //!   (rusqlite with SQLite bundled: builds with only the Rust toolchain).
 //! - `testkit`: `crmkit::store::testkit`, the conformance checks every store
@@ -42,6 +46,9 @@
 pub mod analytics;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "csv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
+pub mod import;
 pub mod metrics;
 pub mod store;
 #[cfg(feature = "synth")]

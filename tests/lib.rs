@@ -5,6 +5,8 @@
 
 #[cfg(feature = "proptest")]
 mod domain_props;
+#[cfg(feature = "csv")]
+mod import;
 mod service;
 #[cfg(feature = "testkit")]
 mod store_memory;
