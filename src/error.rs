@@ -4,7 +4,7 @@
 //! was wrong and with which value; [`Error`] wraps them all for applications
 //! that want one type to propagate with `?`.
 
-use crate::domain::Currency;
+use crate::domain::{BusinessTimeError, Currency};
 
 /// A value was rejected by a constructor or by deserialisation.
 ///
@@ -152,6 +152,9 @@ pub enum Error {
     /// Money arithmetic failed.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// Business-hours arithmetic failed.
+    #[error(transparent)]
+    BusinessTime(#[from] BusinessTimeError),
 }
 
 /// `Result` with crmkit's [`Error`].
