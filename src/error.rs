@@ -155,6 +155,9 @@ pub enum Error {
     /// Business-hours arithmetic failed.
     #[error(transparent)]
     BusinessTime(#[from] BusinessTimeError),
+    /// Follow-up planning, the outbox or the dispatcher failed.
+    #[error(transparent)]
+    Outreach(#[from] crate::outreach::OutreachError),
 }
 
 /// `Result` with crmkit's [`Error`].

@@ -30,6 +30,7 @@
 pub mod domain;
 pub mod error;
 pub mod metrics;
+pub mod outreach;
 
 pub use error::{Error, Result};
 
