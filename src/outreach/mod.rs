@@ -66,9 +66,10 @@ pub mod policy;
 pub mod testkit;
 pub mod transport;
 
+pub use metrics::{ClosedLoopReport, FollowUpTimes, Recovery};
 pub use outbox::{
-    CustomerDirectory, DispatchReport, Dispatcher, DispatcherConfig, MemoryOutbox, OutboxEntry,
-    OutboxStore, SkipReason, TaskState,
+    CustomerDirectory, DispatchReport, Dispatcher, DispatcherConfig, InsertReport, MemoryOutbox,
+    OutboxEntry, OutboxStore, SkipReason, TaskState, check_transition,
 };
 pub use planner::{
     Delivery, Event, FollowUpTask, NotPlanned, NotPlannedReason, PersonReason, Plan, PlanInput,
