@@ -11,6 +11,11 @@
 //!   [`Period`](domain::Period) and calendar buckets in any time zone. Invalid
 //!   values cannot be constructed, and personal data never shows in `Debug`.
 //! - [`metrics`]: calculators as mergeable accumulators.
+//! - [`outreach`]: closed-loop follow-up: rules as data, a deterministic
+//!   planner (consented channels, quiet hours in the customer's zone, a
+//!   frequency cap, stable idempotency keys), an outbox handing messages to
+//!   the application's [`Transport`](outreach::Transport) at least once
+//!   under one key, and closed-loop metrics.
 //! - [`error`]: one small error enum per operation family, wrapped by
 //!   [`Error`].
 //!
@@ -22,6 +27,8 @@
 //! - `proptest`: [`proptest`](https://docs.rs/proptest) strategies for every
 //!   domain type in `crmkit::domain::strategy`, so your own property tests can
 //!   draw valid crmkit values.
+//! - `testkit`: conformance checks for your own store adapters
+//!   (`crmkit::outreach::testkit` for outbox stores).
 
 #![deny(missing_docs, unused_results)]
 #![forbid(unsafe_code)]
