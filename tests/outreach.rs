@@ -748,6 +748,7 @@ impl OutboxStore for CrashingOutbox {
     }
 }
 
+#[cfg(feature = "testkit")]
 #[test]
 fn memory_outbox_conforms() -> R {
     block_on(crmkit::outreach::testkit::outbox_store(&MemoryOutbox::new()))?;

@@ -337,11 +337,11 @@ impl MemoryOutbox {
         Ok(report)
     }
 
-    fn checked<'s>(
-        s: &'s mut MemoryState,
+    fn checked(
+        s: &mut MemoryState,
         key: IdempotencyKey,
         expected: Version,
-    ) -> Result<&'s mut Versioned<OutboxEntry>, OutreachError> {
+    ) -> Result<&mut Versioned<OutboxEntry>, OutreachError> {
         let e = s
             .entries
             .get_mut(&key)

@@ -413,8 +413,7 @@ impl Planner {
             }
             plan.tasks.push(task);
         }
-        plan.tasks
-            .sort_by(|a, b| (a.send_after, a.key).cmp(&(b.send_after, b.key)));
+        plan.tasks.sort_by_key(|a| (a.send_after, a.key));
         plan.already_planned.sort();
         plan.already_planned.dedup();
         plan.not_planned.sort_by(|a, b| {

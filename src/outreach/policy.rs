@@ -562,12 +562,7 @@ impl TryFrom<RuleSetRepr> for RuleSet {
                 supported: FORMAT_VERSION,
             });
         }
-        Ok(Self::new(
-            r.rules,
-            r.quiet_hours,
-            r.frequency_cap,
-            r.channel_order,
-        )?)
+        Self::new(r.rules, r.quiet_hours, r.frequency_cap, r.channel_order)
     }
 }
 
@@ -794,16 +789,15 @@ impl RuleSet {
 /// Only e-mail, SMS, phone, letter and social media reach a customer
 /// outbound.
 pub fn reachable(customer: &Customer, channel: Channel) -> bool {
-    customer
-        .contact_points()
-        .iter()
-        .any(|cp| match (channel, cp.value.expose()) {
-            (Channel::Email, ContactValue::Email(_)) => true,
-            (Channel::Sms | Channel::Phone, ContactValue::Phone(_)) => true,
-            (Channel::Letter, ContactValue::Postal(_)) => true,
-            (Channel::SocialMedia, ContactValue::Social(_)) => true,
-            _ => false,
-        })
+    customer.contact_points().iter().any(|cp| {
+        matches!(
+            (channel, cp.value.expose()),
+            (Channel::Email, ContactValue::Email(_))
+                | (Channel::Sms | Channel::Phone, ContactValue::Phone(_))
+                | (Channel::Letter, ContactValue::Postal(_))
+                | (Channel::SocialMedia, ContactValue::Social(_))
+        )
+    })
 }
 
 /// Whether consent for `purpose` covers `channel`: a channel-bound purpose
