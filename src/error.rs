@@ -152,6 +152,12 @@ pub enum Error {
     /// Money arithmetic failed.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// A store operation failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A survey metric could not be computed.
+    #[error(transparent)]
+    Metric(#[from] crate::metrics::score::MetricError),
     /// Business-hours arithmetic failed.
     #[error(transparent)]
     BusinessTime(#[from] BusinessTimeError),

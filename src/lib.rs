@@ -16,6 +16,10 @@
 //!   frequency cap, stable idempotency keys), an outbox handing messages to
 //!   the application's [`Transport`](outreach::Transport) at least once
 //!   under one key, and closed-loop metrics.
+//! - [`store`]: one storage trait per aggregate with a written contract
+//!   (versions and conflicts, atomic units of work, keyset paging, erasure,
+//!   export, merge), the in-memory reference store, the SQLite store and a
+//!   conformance kit for your own adapters.
 //! - [`error`]: one small error enum per operation family, wrapped by
 //!   [`Error`].
 //!
@@ -27,8 +31,13 @@
 //! - `proptest`: [`proptest`](https://docs.rs/proptest) strategies for every
 //!   domain type in `crmkit::domain::strategy`, so your own property tests can
 //!   draw valid crmkit values.
-//! - `testkit`: conformance checks for your own store adapters
-//!   (`crmkit::outreach::testkit` for outbox stores).
+//! - `sqlite`: `crmkit::store::sqlite::SqliteStore`, the embedded store
+//!   (rusqlite with SQLite bundled: builds with only the Rust toolchain).
+//! - `testkit`: `crmkit::store::testkit` and `crmkit::outreach::testkit`,
+//!   the conformance checks every store shipped here passes; call them
+//!   from your adapter's tests.
+//! - `synth`: `crmkit::synth`, a deterministic (seeded) generator of
+//!   synthetic data for examples, tests and benchmarks.
 
 #![deny(missing_docs, unused_results)]
 #![forbid(unsafe_code)]
@@ -38,6 +47,9 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod outreach;
+pub mod store;
+#[cfg(feature = "synth")]
+pub mod synth;
 
 pub use error::{Error, Result};
 

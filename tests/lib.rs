@@ -6,3 +6,9 @@
 #[cfg(feature = "proptest")]
 mod domain_props;
 mod outreach;
+mod service;
+#[cfg(feature = "testkit")]
+mod store_memory;
+#[cfg(all(feature = "sqlite", feature = "testkit"))]
+mod store_sqlite;
+mod survey_metrics;

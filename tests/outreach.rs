@@ -1245,3 +1245,35 @@ fn closed_loop_metrics_from_hand_computed_cases() -> R {
     assert_eq!(n.mean_change, Some(rust_decimal::Decimal::ZERO));
     Ok(())
 }
+
+#[test]
+fn the_dispatcher_reads_consent_from_a_customer_store() -> R {
+    use crmkit::store::CustomerStore;
+    use crmkit::store::memory::MemoryStore;
+    let now = t("2026-03-04T10:00:00Z");
+    let store = MemoryStore::new();
+    let stored = block_on(store.create_customer(customer(1, Tz::UTC)))?;
+    let r = nps(1, 1, now, 0);
+    let events = [Event::Response(&r)];
+    let plan = planner().plan(&PlanInput::new(
+        now,
+        std::slice::from_ref(stored.value()),
+        &events,
+    ))?;
+    let outbox = MemoryOutbox::new();
+    let _ = block_on(outbox.insert(plan.tasks.clone()))?;
+    // Consent withdrawn in the store after planning.
+    let (mut current, version) = stored.into_parts();
+    current.record_consent(withdraw(
+        ConsentPurpose::ServiceMessages,
+        now + Duration::minutes(1),
+    ))?;
+    let _ = block_on(store.update_customer(current, version))?;
+    let transport = FakeTransport::default();
+    let directory = StoreDirectory(&store);
+    let d = Dispatcher::new(&outbox, &transport, &directory, DispatcherConfig::default());
+    let report = block_on(d.run_once(now + Duration::hours(1)))?;
+    assert_eq!(report.skipped, 1);
+    assert!(transport.calls.lock().expect("lock").is_empty());
+    Ok(())
+}

@@ -69,7 +69,7 @@ pub mod transport;
 pub use metrics::{ClosedLoopReport, FollowUpTimes, Recovery};
 pub use outbox::{
     CustomerDirectory, DispatchReport, Dispatcher, DispatcherConfig, InsertReport, MemoryOutbox,
-    OutboxEntry, OutboxStore, SkipReason, TaskState, check_transition,
+    OutboxEntry, OutboxStore, SkipReason, StoreDirectory, TaskState, check_transition,
 };
 pub use planner::{
     Delivery, Event, FollowUpTask, NotPlanned, NotPlannedReason, PersonReason, Plan, PlanInput,

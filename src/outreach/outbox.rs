@@ -523,6 +523,28 @@ impl CustomerDirectory for RwLock<BTreeMap<CustomerId, Customer>> {
     }
 }
 
+/// Reads customers from any [`CustomerStore`](crate::store::CustomerStore)
+/// (the memory store, the SQLite store, your own adapter), so the
+/// dispatcher checks consent against the stored customer at send time.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreDirectory<'a, S>(pub &'a S);
+
+impl<S: crate::store::CustomerStore> CustomerDirectory for StoreDirectory<'_, S> {
+    fn customer(
+        &self,
+        id: CustomerId,
+    ) -> impl Future<Output = Result<Option<Customer>, OutreachError>> + Send {
+        let read = self.0.get_customer(id);
+        async move {
+            match read.await {
+                Ok(c) => Ok(Some(c.into_inner())),
+                Err(crate::store::StoreError::NotFound { .. }) => Ok(None),
+                Err(e) => Err(OutreachError::backend(e)),
+            }
+        }
+    }
+}
+
 /// How the [`Dispatcher`] retries and paces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DispatcherConfig {

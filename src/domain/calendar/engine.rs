@@ -28,6 +28,7 @@ use super::{BusinessTimeError, DUE_SEARCH_HORIZON_DAYS, DaySchedule};
 
 const SEC: i128 = 1_000_000_000;
 const DAY: i128 = 86_400 * SEC;
+const DAY64: i64 = 86_400_000_000_000;
 
 /// Intervals of one day as `(start, end)` nanoseconds since local midnight.
 type Intervals = Vec<(i128, i128)>;
@@ -184,21 +185,34 @@ impl Engine {
     /// Business time at the start of epoch day `d`.
     #[inline]
     fn day_start(&self, d: i64) -> i128 {
-        let m = i128::from(d) + 3;
+        let m = d + 3;
         let r = m.rem_euclid(7) as usize;
         let (_, before) = self.day(d);
-        m.div_euclid(7) * self.week_total + self.prefix.get(r).copied().unwrap_or(0) + before
+        i128::from(m.div_euclid(7)) * self.week_total
+            + self.prefix.get(r).copied().unwrap_or(0)
+            + before
     }
 
     /// Business wall-clock time up to the naive local instant `x`.
+    ///
+    /// Divisions run on `i64` (a 128-bit division costs several times
+    /// more) unless `x` is beyond it, at the very edges of the range.
     #[inline]
     fn wall(&self, x: i128) -> i128 {
-        let d = x.div_euclid(DAY);
-        let tod = x - d * DAY;
+        let (d, tod) = match i64::try_from(x) {
+            Ok(x) => {
+                let d = x.div_euclid(DAY64);
+                (d, i128::from(x - d * DAY64))
+            }
+            Err(_) => {
+                let d = x.div_euclid(DAY);
+                (d as i64, x - d * DAY)
+            }
+        };
         let m = d + 3;
         let r = m.rem_euclid(7) as usize;
-        let (iv, before) = self.day(d as i64);
-        m.div_euclid(7) * self.week_total
+        let (iv, before) = self.day(d);
+        i128::from(m.div_euclid(7)) * self.week_total
             + self.prefix.get(r).copied().unwrap_or(0)
             + before
             + within(iv, tod)
@@ -207,8 +221,13 @@ impl Engine {
     /// The offset segment of the instant `t` (nanoseconds).
     #[inline]
     fn segment(&self, t: i128) -> usize {
-        let secs = t.div_euclid(SEC);
-        self.zone.at.partition_point(|&at| i128::from(at) <= secs)
+        let secs = match i64::try_from(t) {
+            Ok(t) => t.div_euclid(1_000_000_000),
+            Err(_) => t
+                .div_euclid(SEC)
+                .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+        };
+        self.zone.at.partition_point(|&at| at <= secs)
     }
 
     #[inline]
