@@ -171,6 +171,9 @@ pub enum Error {
     /// A buy-till-you-die model (summary, fit or prediction) failed.
     #[error(transparent)]
     Btyd(#[from] crate::metrics::btyd::BtydError),
+    /// Follow-up planning, the outbox or the dispatcher failed.
+    #[error(transparent)]
+    Outreach(#[from] crate::outreach::OutreachError),
 }
 
 /// `Result` with crmkit's [`Error`].

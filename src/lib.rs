@@ -11,6 +11,11 @@
 //!   [`Period`](domain::Period) and calendar buckets in any time zone. Invalid
 //!   values cannot be constructed, and personal data never shows in `Debug`.
 //! - [`metrics`]: calculators as mergeable accumulators.
+//! - [`outreach`]: closed-loop follow-up: rules as data, a deterministic
+//!   planner (consented channels, quiet hours in the customer's zone, a
+//!   frequency cap, stable idempotency keys), an outbox handing messages to
+//!   the application's [`Transport`](outreach::Transport) at least once
+//!   under one key, and closed-loop metrics.
 //! - [`store`]: one storage trait per aggregate with a written contract
 //!   (versions and conflicts, atomic units of work, keyset paging, erasure,
 //!   export, merge), the in-memory reference store, the SQLite store and a
@@ -32,8 +37,9 @@
 //!   writing them back.
 //! - `sqlite`: `crmkit::store::sqlite::SqliteStore`, the embedded store
 //!   (rusqlite with SQLite bundled: builds with only the Rust toolchain).
-//! - `testkit`: `crmkit::store::testkit`, the conformance checks every store
-//!   shipped here passes; call them from your adapter's tests.
+//! - `testkit`: `crmkit::store::testkit` and `crmkit::outreach::testkit`,
+//!   the conformance checks every store shipped here passes; call them
+//!   from your adapter's tests.
 //! - `synth`: `crmkit::synth`, a deterministic (seeded) generator of
 //!   synthetic data for examples, tests and benchmarks, and
 //!   `crmkit::metrics::btyd::simulate`, which draws customers and
@@ -50,6 +56,7 @@ pub mod error;
 #[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
 pub mod import;
 pub mod metrics;
+pub mod outreach;
 pub mod store;
 #[cfg(feature = "synth")]
 pub mod synth;

@@ -7,6 +7,7 @@
 mod domain_props;
 #[cfg(feature = "csv")]
 mod import;
+mod outreach;
 mod service;
 #[cfg(feature = "testkit")]
 mod store_memory;
