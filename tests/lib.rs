@@ -5,11 +5,11 @@
 
 #[cfg(feature = "proptest")]
 mod domain_props;
+mod service;
 #[cfg(feature = "testkit")]
 mod store_memory;
 #[cfg(all(feature = "sqlite", feature = "testkit"))]
 mod store_sqlite;
 mod survey_metrics;
-mod service;
 
 mod btyd;

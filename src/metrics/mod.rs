@@ -6,6 +6,7 @@
 //! counts it came from.
 
 pub mod accumulator;
+pub mod btyd;
 pub mod ces;
 pub mod columnar;
 pub mod csat;
@@ -17,4 +18,3 @@ pub mod rate;
 pub mod response;
 pub mod score;
 pub mod service;
-pub mod btyd;
