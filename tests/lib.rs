@@ -7,5 +7,7 @@
 mod domain_props;
 #[cfg(feature = "testkit")]
 mod store_memory;
+#[cfg(all(feature = "proptest", feature = "sqlite", feature = "testkit"))]
+mod store_props;
 #[cfg(all(feature = "sqlite", feature = "testkit"))]
 mod store_sqlite;
