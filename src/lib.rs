@@ -30,6 +30,10 @@
 //!   (rusqlite with SQLite bundled: builds with only the Rust toolchain).
 //! - `testkit`: `crmkit::store::testkit`, the conformance checks every store
 //!   shipped here passes; call them from your adapter's tests.
+//! - `synth`: `crmkit::synth`, a deterministic (seeded) generator of
+//!   synthetic data for examples, tests and benchmarks, and
+//!   `crmkit::metrics::btyd::simulate`, which draws customers and
+//!   transactions from the BG/NBD and Gamma-Gamma processes.
 
 #![deny(missing_docs, unused_results)]
 #![forbid(unsafe_code)]
@@ -39,6 +43,8 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod store;
+#[cfg(feature = "synth")]
+pub mod synth;
 
 pub use error::{Error, Result};
 

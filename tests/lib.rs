@@ -11,3 +11,7 @@ mod store_memory;
 mod store_props;
 #[cfg(all(feature = "sqlite", feature = "testkit"))]
 mod store_sqlite;
+mod survey_metrics;
+mod service;
+
+mod btyd;

@@ -4,3 +4,17 @@
 //! an accumulator: push observations, merge partial accumulators (from other
 //! threads, cursors or machines), finish into a result that carries the
 //! counts it came from.
+
+pub mod accumulator;
+pub mod ces;
+pub mod columnar;
+pub mod csat;
+pub mod group;
+pub mod interval;
+pub mod latest;
+pub mod nps;
+pub mod rate;
+pub mod response;
+pub mod score;
+pub mod service;
+pub mod btyd;
