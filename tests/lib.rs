@@ -11,6 +11,8 @@ mod outreach;
 mod service;
 #[cfg(feature = "testkit")]
 mod store_memory;
+#[cfg(all(feature = "proptest", feature = "sqlite", feature = "testkit"))]
+mod store_props;
 #[cfg(all(feature = "sqlite", feature = "testkit"))]
 mod store_sqlite;
 mod survey_metrics;
