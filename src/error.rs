@@ -152,6 +152,9 @@ pub enum Error {
     /// Money arithmetic failed.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// A relationship or value metric (retention, revenue, cohort, CLV, RFM) failed.
+    #[error(transparent)]
+    Relationship(#[from] crate::metrics::activity::RelationshipError),
 }
 
 /// `Result` with crmkit's [`Error`].

@@ -4,3 +4,10 @@
 //! an accumulator: push observations, merge partial accumulators (from other
 //! threads, cursors or machines), finish into a result that carries the
 //! counts it came from.
+
+pub mod activity;
+pub mod cohort;
+pub mod retention;
+pub mod revenue;
+pub mod rfm;
+pub mod value;
