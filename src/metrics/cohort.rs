@@ -1,1 +1,1 @@
-//! todo
+//! Cohorts (todo).

@@ -1,1 +1,1 @@
-//! todo
+//! RFM (todo).
