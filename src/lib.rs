@@ -30,5 +30,8 @@
 pub mod domain;
 pub mod error;
 pub mod metrics;
+#[cfg(feature = "synth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "synth")))]
+pub mod synth_purchases;
 
 pub use error::{Error, Result};

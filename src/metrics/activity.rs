@@ -144,7 +144,14 @@ const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // murmur3's fmix64: spreads every input bit over the low bits that
+        // pick the bucket (sequential ids differ only in their last bytes).
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^ (x >> 33)
     }
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
@@ -177,6 +184,172 @@ impl IdHasher {
 
 /// A map keyed by customer with the fast hasher.
 pub(crate) type CustomerMap<V> = HashMap<CustomerId, V, BuildHasherDefault<IdHasher>>;
+
+/// Number of shards of a [`Sharded`] map (a power of two).
+const SHARDS: usize = 256;
+
+/// Batches at least this long are aggregated shard by shard, in parallel.
+const BATCH_MIN: usize = 1 << 15;
+
+/// The shard of a customer: a mix of the id that is independent of the
+/// bits the hash table uses (its low bits and top seven bits).
+#[inline]
+fn shard_of(customer: &CustomerId) -> usize {
+    let v = customer.as_uuid().as_u128();
+    let x = (v as u64) ^ ((v >> 64) as u64).rotate_left(32);
+    (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize & (SHARDS - 1)
+}
+
+/// A per-customer map split into shards by customer.
+///
+/// Single pushes go to their shard's map. Large batches are first
+/// partitioned by shard (a counting sort of row indices), then each shard's
+/// rows are aggregated together, so the shard's map stays in cache, and
+/// shards are spread over threads: each customer lives in exactly one
+/// shard, so no merge is needed. The result does not depend on the thread
+/// count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sharded<S> {
+    shards: Vec<CustomerMap<S>>,
+}
+
+impl<S> Default for Sharded<S> {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| CustomerMap::default()).collect(),
+        }
+    }
+}
+
+impl<S: Default + Send> Sharded<S> {
+    /// Reserves room for about `customers` customers.
+    pub(crate) fn reserve(&mut self, customers: usize) {
+        let per = customers.div_ceil(SHARDS);
+        for shard in &mut self.shards {
+            shard.reserve(per);
+        }
+    }
+
+    /// The state of `customer`, created empty if absent.
+    #[inline]
+    pub(crate) fn entry(&mut self, customer: CustomerId) -> &mut S {
+        // `shard_of` is below SHARDS and there are SHARDS maps.
+        self.shards[shard_of(&customer)]
+            .entry(customer)
+            .or_default()
+    }
+
+    /// Every customer and state, shard by shard.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&CustomerId, &S)> {
+        self.shards.iter().flat_map(|s| s.iter())
+    }
+
+    /// Every state, shard by shard.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &S> {
+        self.shards.iter().flat_map(|s| s.values())
+    }
+
+    /// Number of customers.
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.len()).sum()
+    }
+
+    /// Combines `other` into `self`, customer by customer.
+    pub(crate) fn merge_with(
+        &mut self,
+        other: &Sharded<S>,
+        mut combine: impl FnMut(&CustomerId, &mut S, &S) -> Result<(), RelationshipError>,
+    ) -> Result<(), RelationshipError> {
+        for (mine, theirs) in self.shards.iter_mut().zip(&other.shards) {
+            mine.reserve(theirs.len());
+            for (c, o) in theirs {
+                combine(c, mine.entry(*c).or_default(), o)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `f` to every row with its customer's state; rows of one
+    /// customer are applied in their input order. Large batches run shard
+    /// by shard over the available cores.
+    pub(crate) fn push_batch<T: Sync>(
+        &mut self,
+        rows: &[T],
+        key: impl Fn(&T) -> CustomerId + Sync,
+        f: impl Fn(&mut S, &T) -> Result<(), RelationshipError> + Sync,
+    ) -> Result<(), RelationshipError> {
+        if rows.len() < BATCH_MIN || u32::try_from(rows.len()).is_err() {
+            for row in rows {
+                f(self.entry(key(row)), row)?;
+            }
+            return Ok(());
+        }
+        // Counting sort of row indices by shard (stable: input order kept).
+        let ids: Vec<u8> = rows.iter().map(|r| shard_of(&key(r)) as u8).collect();
+        let mut starts = vec![0usize; SHARDS + 1];
+        for &s in &ids {
+            starts[usize::from(s) + 1] += 1;
+        }
+        for i in 0..SHARDS {
+            starts[i + 1] += starts[i];
+        }
+        let mut cursor = starts.clone();
+        let mut order = vec![0u32; rows.len()];
+        for (i, &s) in ids.iter().enumerate() {
+            let slot = &mut cursor[usize::from(s)];
+            // i < rows.len() <= u32::MAX, checked above.
+            order[*slot] = i as u32;
+            *slot += 1;
+        }
+        drop(ids);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 16);
+        let per_thread = SHARDS.div_ceil(threads);
+        let (order, starts, key, f) = (&order, &starts, &key, &f);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .shards
+                .chunks_mut(per_thread)
+                .enumerate()
+                .map(|(t, chunk)| {
+                    scope.spawn(move || -> Result<(), RelationshipError> {
+                        for (j, shard) in chunk.iter_mut().enumerate() {
+                            let s = t * per_thread + j;
+                            for &i in &order[starts[s]..starts[s + 1]] {
+                                let row = &rows[i as usize];
+                                f(shard.entry(key(row)).or_default(), row)?;
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join().unwrap_or(Err(RelationshipError::Overflow {
+                    operation: "aggregation worker",
+                }))
+            })
+        })
+    }
+}
+
+impl<S: Serialize> Serialize for Sharded<S> {
+    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        serializer.collect_map(self.shards.iter().flat_map(|s| s.iter()))
+    }
+}
+
+impl<'de, S: Deserialize<'de> + Default + Send> Deserialize<'de> for Sharded<S> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let flat: HashMap<CustomerId, S> = HashMap::deserialize(deserializer)?;
+        let mut sharded = Sharded::default();
+        for (c, s) in flat {
+            *sharded.entry(c) = s;
+        }
+        Ok(sharded)
+    }
+}
 
 /// One span of activity `[start, end)`; `end == None` means still active.
 ///
@@ -707,6 +880,38 @@ mod tests {
             ..term
         };
         assert!(bad.span(PaidUpPolicy::default()).is_err());
+    }
+
+    #[test]
+    fn sharded_batch_equals_row_by_row() {
+        // More rows than BATCH_MIN, so the partitioned, threaded path runs.
+        let rows: Vec<(CustomerId, u64)> = (0..(BATCH_MIN as u64 * 3))
+            .map(|i| (CustomerId::from_u128(u128::from(i * 7919 % 5000)), i))
+            .collect();
+        let mut one: Sharded<(u64, u64)> = Sharded::default();
+        for (c, v) in &rows {
+            let s = one.entry(*c);
+            s.0 += 1;
+            // Order-sensitive on purpose: rows of one customer keep their order.
+            s.1 = s.1.wrapping_mul(31).wrapping_add(*v);
+        }
+        let mut batch: Sharded<(u64, u64)> = Sharded::default();
+        batch
+            .push_batch(
+                &rows,
+                |r| r.0,
+                |s, r| {
+                    s.0 += 1;
+                    s.1 = s.1.wrapping_mul(31).wrapping_add(r.1);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(one, batch);
+        assert_eq!(batch.len(), 5000);
+        let json = serde_json::to_string(&batch).unwrap();
+        let back: Sharded<(u64, u64)> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, batch);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::activity::{Activity, CustomerActivity, CustomerMap, RelationshipError, Transaction};
+use super::activity::{Activity, CustomerActivity, RelationshipError, Sharded, Transaction};
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
 
 /// The observation window, granularity and time zone of a cohort table.
@@ -455,6 +455,33 @@ impl PurchaseState {
     }
 }
 
+/// Adds one transaction (before the window end) to a customer's state.
+fn apply_purchase(
+    spec: &CohortSpec,
+    state: &mut PurchaseState,
+    t: &Transaction,
+) -> Result<(), RelationshipError> {
+    let at = t.at();
+    if let Some(acquired) = state.acquired
+        && at < acquired
+    {
+        return Err(RelationshipError::PurchaseBeforeAcquisition {
+            customer: t.customer(),
+            at,
+            acquired,
+        });
+    }
+    state.first_any = min_opt(state.first_any, Some(at));
+    let sale = t.is_sale();
+    if sale {
+        state.first_sale = min_opt(state.first_sale, Some(at));
+    }
+    if let Some(b) = spec.index_of_seconds(at.timestamp()) {
+        state.add(b, u32::from(sale), t.signed_amount().amount())?;
+    }
+    Ok(())
+}
+
 fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),
@@ -495,7 +522,7 @@ fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTim
 pub struct PurchaseCohortAccumulator {
     spec: CohortSpec,
     currency: Currency,
-    customers: CustomerMap<PurchaseState>,
+    customers: Sharded<PurchaseState>,
 }
 
 impl PurchaseCohortAccumulator {
@@ -504,7 +531,7 @@ impl PurchaseCohortAccumulator {
         Self {
             spec,
             currency,
-            customers: CustomerMap::default(),
+            customers: Sharded::default(),
         }
     }
 
@@ -522,35 +549,41 @@ impl PurchaseCohortAccumulator {
     /// [`RelationshipError::CurrencyMismatch`];
     /// [`RelationshipError::PurchaseBeforeAcquisition`]; overflow.
     pub fn push(&mut self, t: &Transaction) -> Result<(), RelationshipError> {
-        let amount = t.signed_amount();
-        if amount.currency() != self.currency {
-            return Err(RelationshipError::CurrencyMismatch {
-                expected: self.currency,
-                found: amount.currency(),
-            });
-        }
-        let at = t.at();
-        if at >= self.spec.window.end() {
+        self.check(t)?;
+        if t.at() >= self.spec.window.end() {
             return Ok(());
         }
-        let customer = t.customer();
-        let state = self.customers.entry(customer).or_default();
-        if let Some(acquired) = state.acquired
-            && at < acquired
-        {
-            return Err(RelationshipError::PurchaseBeforeAcquisition {
-                customer,
-                at,
-                acquired,
+        apply_purchase(&self.spec, self.customers.entry(t.customer()), t)
+    }
+
+    /// Adds a batch of transactions: the same result as pushing each, but
+    /// large batches are aggregated customer shard by shard, over the
+    /// available cores.
+    ///
+    /// # Errors
+    /// As [`PurchaseCohortAccumulator::push`]; a currency mismatch is
+    /// reported before anything is added.
+    pub fn push_batch(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
+        rows.iter().try_for_each(|t| self.check(t))?;
+        let spec = &self.spec;
+        let end = spec.window.end();
+        self.customers
+            .push_batch(rows, Transaction::customer, |state, t| {
+                if t.at() >= end {
+                    Ok(())
+                } else {
+                    apply_purchase(spec, state, t)
+                }
+            })
+    }
+
+    fn check(&self, t: &Transaction) -> Result<(), RelationshipError> {
+        let found = t.signed_amount().currency();
+        if found != self.currency {
+            return Err(RelationshipError::CurrencyMismatch {
+                expected: self.currency,
+                found,
             });
-        }
-        state.first_any = min_opt(state.first_any, Some(at));
-        let sale = t.is_sale();
-        if sale {
-            state.first_sale = min_opt(state.first_sale, Some(at));
-        }
-        if let Some(b) = self.spec.index_of_seconds(at.timestamp()) {
-            state.add(b, u32::from(sale), amount.amount())?;
         }
         Ok(())
     }
@@ -565,7 +598,7 @@ impl PurchaseCohortAccumulator {
         customer: CustomerId,
         at: DateTime<Utc>,
     ) -> Result<(), RelationshipError> {
-        let state = self.customers.entry(customer).or_default();
+        let state = self.customers.entry(customer);
         let previous = state.acquired;
         state.acquired = min_opt(state.acquired, Some(at));
         if let Err(e) = state.check(customer) {
@@ -584,17 +617,15 @@ impl PurchaseCohortAccumulator {
         if self.currency != other.currency {
             return Err(RelationshipError::ConfigMismatch { what: "currency" });
         }
-        for (c, o) in &other.customers {
-            let s = self.customers.entry(*c).or_default();
+        self.customers.merge_with(&other.customers, |c, s, o| {
             s.first_sale = min_opt(s.first_sale, o.first_sale);
             s.first_any = min_opt(s.first_any, o.first_any);
             s.acquired = min_opt(s.acquired, o.acquired);
             for &(b, n, r) in &o.buckets {
                 s.add(b, n, r)?;
             }
-            s.check(*c)?;
-        }
-        Ok(())
+            s.check(*c)
+        })
     }
 
     /// The table.

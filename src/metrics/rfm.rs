@@ -35,7 +35,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::activity::{CustomerMap, RelationshipError, Transaction};
+use super::activity::{RelationshipError, Sharded, Transaction};
 use crate::domain::{Currency, CustomerId, Money};
 
 const DAY_SECONDS: i64 = 86_400;
@@ -315,7 +315,7 @@ impl RfmScores {
 pub struct RfmAccumulator {
     currency: Currency,
     as_of: DateTime<Utc>,
-    customers: CustomerMap<RfmState>,
+    customers: Sharded<RfmState>,
 }
 
 impl RfmAccumulator {
@@ -324,7 +324,7 @@ impl RfmAccumulator {
         Self {
             currency,
             as_of,
-            customers: CustomerMap::default(),
+            customers: Sharded::default(),
         }
     }
 
@@ -340,31 +340,36 @@ impl RfmAccumulator {
     /// # Errors
     /// [`RelationshipError::CurrencyMismatch`]; overflow.
     pub fn push(&mut self, t: &Transaction) -> Result<(), RelationshipError> {
-        let amount = t.signed_amount();
-        if amount.currency() != self.currency {
-            return Err(RelationshipError::CurrencyMismatch {
-                expected: self.currency,
-                found: amount.currency(),
-            });
-        }
+        self.check(t)?;
         if t.at() >= self.as_of {
             return Ok(());
         }
-        let s = self.customers.entry(t.customer()).or_default();
-        s.monetary =
-            s.monetary
-                .checked_add(amount.amount())
-                .ok_or(RelationshipError::Overflow {
-                    operation: "rfm monetary",
-                })?;
-        if t.is_sale() {
-            s.frequency = s
-                .frequency
-                .checked_add(1)
-                .ok_or(RelationshipError::Overflow {
-                    operation: "rfm frequency",
-                })?;
-            s.last = s.last.max(t.at().timestamp());
+        apply(self.customers.entry(t.customer()), t)
+    }
+
+    /// Adds a batch of transactions: the same result as pushing each, but
+    /// large batches are aggregated customer shard by shard, over the
+    /// available cores.
+    ///
+    /// # Errors
+    /// As [`RfmAccumulator::push`]; a currency mismatch is reported before
+    /// anything is added.
+    pub fn push_batch(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
+        rows.iter().try_for_each(|t| self.check(t))?;
+        let as_of = self.as_of;
+        self.customers
+            .push_batch(rows, Transaction::customer, |s, t| {
+                if t.at() >= as_of { Ok(()) } else { apply(s, t) }
+            })
+    }
+
+    fn check(&self, t: &Transaction) -> Result<(), RelationshipError> {
+        let found = t.signed_amount().currency();
+        if found != self.currency {
+            return Err(RelationshipError::CurrencyMismatch {
+                expected: self.currency,
+                found,
+            });
         }
         Ok(())
     }
@@ -383,9 +388,7 @@ impl RfmAccumulator {
                 what: "as-of instant",
             });
         }
-        self.customers.reserve(other.customers.len());
-        for (c, o) in &other.customers {
-            let s = self.customers.entry(*c).or_default();
+        self.customers.merge_with(&other.customers, |_, s, o| {
             s.last = s.last.max(o.last);
             s.frequency =
                 s.frequency
@@ -399,8 +402,8 @@ impl RfmAccumulator {
                 .ok_or(RelationshipError::Overflow {
                     operation: "rfm monetary",
                 })?;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Scores every customer with at least one sale and maps them to
@@ -456,6 +459,26 @@ impl RfmAccumulator {
             table: table.clone(),
         })
     }
+}
+
+/// Adds one transaction (before the as-of instant) to a customer's state.
+fn apply(s: &mut RfmState, t: &Transaction) -> Result<(), RelationshipError> {
+    s.monetary =
+        s.monetary
+            .checked_add(t.signed_amount().amount())
+            .ok_or(RelationshipError::Overflow {
+                operation: "rfm monetary",
+            })?;
+    if t.is_sale() {
+        s.frequency = s
+            .frequency
+            .checked_add(1)
+            .ok_or(RelationshipError::Overflow {
+                operation: "rfm frequency",
+            })?;
+        s.last = s.last.max(t.at().timestamp());
+    }
+    Ok(())
 }
 
 /// The four quintile thresholds of one measure.

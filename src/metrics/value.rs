@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::activity::{CustomerMap, RelationshipError, Transaction};
+use super::activity::{RelationshipError, Sharded, Transaction};
 use crate::domain::{Currency, CustomerId, Money};
 
 /// What historical CLV sums.
@@ -202,7 +202,7 @@ pub struct ValueAccumulator {
     currency: Currency,
     sales: Decimal,
     refunds: Decimal,
-    customers: CustomerMap<ValueState>,
+    customers: Sharded<ValueState>,
 }
 
 impl ValueAccumulator {
@@ -212,7 +212,7 @@ impl ValueAccumulator {
             currency,
             sales: Decimal::ZERO,
             refunds: Decimal::ZERO,
-            customers: CustomerMap::default(),
+            customers: Sharded::default(),
         }
     }
 
@@ -230,45 +230,52 @@ impl ValueAccumulator {
     /// first); [`RelationshipError::PurchaseBeforeAcquisition`] when the
     /// customer's recorded acquisition is later; overflow.
     pub fn push(&mut self, t: &Transaction) -> Result<(), RelationshipError> {
-        let amount = t.signed_amount();
-        if amount.currency() != self.currency {
+        self.check(t)?;
+        let (sales, refunds) = self.totals(std::slice::from_ref(t))?;
+        apply(self.customers.entry(t.customer()), t)?;
+        (self.sales, self.refunds) = (sales, refunds);
+        Ok(())
+    }
+
+    /// Adds a batch of transactions: the same result as pushing each, but
+    /// large batches are aggregated customer shard by shard, over the
+    /// available cores.
+    ///
+    /// # Errors
+    /// As [`ValueAccumulator::push`]; a currency mismatch is reported before
+    /// anything is added.
+    pub fn push_batch(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
+        rows.iter().try_for_each(|t| self.check(t))?;
+        let (sales, refunds) = self.totals(rows)?;
+        self.customers
+            .push_batch(rows, Transaction::customer, apply)?;
+        (self.sales, self.refunds) = (sales, refunds);
+        Ok(())
+    }
+
+    fn check(&self, t: &Transaction) -> Result<(), RelationshipError> {
+        let found = t.signed_amount().currency();
+        if found != self.currency {
             return Err(RelationshipError::CurrencyMismatch {
                 expected: self.currency,
-                found: amount.currency(),
+                found,
             });
-        }
-        let customer = t.customer();
-        let at = t.at();
-        let state = self.customers.entry(customer).or_default();
-        if let Some(acquired) = state.acquired
-            && at < acquired
-        {
-            return Err(RelationshipError::PurchaseBeforeAcquisition {
-                customer,
-                at,
-                acquired,
-            });
-        }
-        state.first = min_opt(state.first, Some(at));
-        state.revenue = state
-            .revenue
-            .checked_add(amount.amount())
-            .ok_or(of("revenue"))?;
-        match t.margin() {
-            Some(m) => state.margin = state.margin.checked_add(m.amount()).ok_or(of("margin"))?,
-            None => state.margin_complete = false,
-        }
-        if t.is_sale() {
-            state.orders = state.orders.checked_add(1).ok_or(of("order count"))?;
-            state.last = state.last.max(Some(at));
-            self.sales = self.sales.checked_add(amount.amount()).ok_or(of("sales"))?;
-        } else {
-            self.refunds = self
-                .refunds
-                .checked_add(amount.amount())
-                .ok_or(of("refunds"))?;
         }
         Ok(())
+    }
+
+    /// Sales and refunds totals after adding `rows`.
+    fn totals(&self, rows: &[Transaction]) -> Result<(Decimal, Decimal), RelationshipError> {
+        let (mut sales, mut refunds) = (self.sales, self.refunds);
+        for t in rows {
+            let a = t.signed_amount().amount();
+            if t.is_sale() {
+                sales = sales.checked_add(a).ok_or(of("sales"))?;
+            } else {
+                refunds = refunds.checked_add(a).ok_or(of("refunds"))?;
+            }
+        }
+        Ok((sales, refunds))
     }
 
     /// Records when a customer was acquired (sign-up, first contract), so a
@@ -282,7 +289,7 @@ impl ValueAccumulator {
         customer: CustomerId,
         at: DateTime<Utc>,
     ) -> Result<(), RelationshipError> {
-        let state = self.customers.entry(customer).or_default();
+        let state = self.customers.entry(customer);
         let mut next = *state;
         next.acquired = min_opt(next.acquired, Some(at));
         next.check(customer)?;
@@ -305,13 +312,10 @@ impl ValueAccumulator {
             .refunds
             .checked_add(other.refunds)
             .ok_or(of("refunds"))?;
-        self.customers.reserve(other.customers.len());
-        for (c, o) in &other.customers {
-            let state = self.customers.entry(*c).or_default();
+        self.customers.merge_with(&other.customers, |c, state, o| {
             state.merge(o)?;
-            state.check(*c)?;
-        }
-        Ok(())
+            state.check(*c)
+        })
     }
 
     /// Number of customers seen.
@@ -321,7 +325,7 @@ impl ValueAccumulator {
 
     /// Whether no customer was seen.
     pub fn is_empty(&self) -> bool {
-        self.customers.is_empty()
+        self.customers.len() == 0
     }
 
     /// The per-customer values and totals. Customers only known from
@@ -354,6 +358,34 @@ impl ValueAccumulator {
             buyers,
         }
     }
+}
+
+/// Adds one transaction to its customer's state.
+fn apply(state: &mut ValueState, t: &Transaction) -> Result<(), RelationshipError> {
+    let at = t.at();
+    if let Some(acquired) = state.acquired
+        && at < acquired
+    {
+        return Err(RelationshipError::PurchaseBeforeAcquisition {
+            customer: t.customer(),
+            at,
+            acquired,
+        });
+    }
+    state.first = min_opt(state.first, Some(at));
+    state.revenue = state
+        .revenue
+        .checked_add(t.signed_amount().amount())
+        .ok_or(of("revenue"))?;
+    match t.margin() {
+        Some(m) => state.margin = state.margin.checked_add(m.amount()).ok_or(of("margin"))?,
+        None => state.margin_complete = false,
+    }
+    if t.is_sale() {
+        state.orders = state.orders.checked_add(1).ok_or(of("order count"))?;
+        state.last = state.last.max(Some(at));
+    }
+    Ok(())
 }
 
 fn check_rate(parameter: &'static str, v: Decimal) -> Result<(), RelationshipError> {
