@@ -35,3 +35,8 @@ pub mod metrics;
 pub mod synth_purchases;
 
 pub use error::{Error, Result};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -15,19 +15,31 @@
 //! facts (purchases, survey responses, case events) are immutable once
 //! recorded, and corrections are new facts.
 
+mod case;
 mod channel;
+mod customer;
 mod id;
+mod interaction;
 mod money;
 mod period;
 mod personal;
+mod purchase;
+mod subscription;
+mod survey;
 mod version;
 
 #[cfg(any(test, feature = "proptest"))]
 pub mod strategy;
 
+pub use case::*;
 pub use channel::*;
+pub use customer::*;
 pub use id::*;
+pub use interaction::*;
 pub use money::*;
 pub use period::*;
 pub use personal::*;
+pub use purchase::*;
+pub use subscription::*;
+pub use survey::*;
 pub use version::*;

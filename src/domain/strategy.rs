@@ -14,7 +14,13 @@
 //! Every value a strategy produces passes the type's validation, and the
 //! crate's own property tests use these same strategies.
 
+pub use super::case::strategies::*;
 pub use super::channel::strategies::*;
+pub use super::customer::strategies::*;
 pub use super::id::strategies::*;
+pub use super::interaction::strategies::*;
 pub use super::money::strategies::*;
 pub use super::period::strategies::*;
+pub use super::purchase::strategies::*;
+pub use super::subscription::strategies::*;
+pub use super::survey::strategies::*;
