@@ -5,3 +5,4 @@
 
 #[cfg(feature = "proptest")]
 mod domain_props;
+mod relationship;

@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Currency, CustomerId, Money};
+use crate::domain::{Currency, CustomerId, Money, Purchase, Subscription};
 use crate::error::MoneyError;
 
 /// An error from the relationship and value metrics (activity, retention,
@@ -499,23 +499,15 @@ impl CustomerActivity {
 }
 
 /// Whether a customer who cancelled but has paid up to a later date is
-/// still active until then.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaidUpPolicy {
-    /// Active until the end of what they paid for (the default: they can
-    /// still use the service, and revenue for the period was received).
-    #[default]
-    ActiveUntilPaidThrough,
-    /// Inactive from the moment they cancel.
-    InactiveFromCancellation,
-}
+/// still active until then (the domain's policy, re-exported here). Activity
+/// built from subscriptions always takes it explicitly.
+pub use crate::domain::PaidUpPolicy;
 
 /// A subscription term as the activity calculator needs it: the customer,
 /// when it started, when it was cancelled and until when it is paid.
 ///
-/// Application code with the domain `Subscription` type builds one per
-/// subscription; a customer may have several (they are merged).
+/// Built from a domain [`Subscription`] with `SubscriptionTerm::from`, or
+/// by hand; a customer may have several (their spans are merged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionTerm {
     /// The subscriber.
@@ -545,6 +537,17 @@ impl SubscriptionTerm {
                 _ => c,
             });
         ActivitySpan::new(self.start, end)
+    }
+}
+
+impl From<&Subscription> for SubscriptionTerm {
+    fn from(s: &Subscription) -> Self {
+        Self {
+            customer: s.customer(),
+            start: s.started_at(),
+            cancelled_at: s.cancelled_at(),
+            paid_through: s.paid_through(),
+        }
     }
 }
 
@@ -618,8 +621,8 @@ impl Transaction {
     }
 
     /// A refund of `amount` (given as a positive or negative amount; it is
-    /// stored negative), with the margin given back, if known (also stored
-    /// negative).
+    /// stored negative), with the margin given back, if known (stored with
+    /// its sign flipped, as the domain's `signed_margin`).
     ///
     /// # Errors
     /// [`RelationshipError::CurrencyMismatch`] for a margin in another currency.
@@ -629,7 +632,7 @@ impl Transaction {
         amount: Money,
         margin: Option<Money>,
     ) -> Result<Self, RelationshipError> {
-        let margin = check_margin(amount.currency(), margin)?.map(|m| -m.abs());
+        let margin = check_margin(amount.currency(), margin)?.map(|m| -m);
         Ok(Self {
             customer,
             at,
@@ -667,6 +670,35 @@ impl Transaction {
     /// Whether this is a sale.
     pub fn is_sale(&self) -> bool {
         self.kind == TransactionKind::Sale
+    }
+}
+
+impl TryFrom<&Purchase> for Transaction {
+    type Error = RelationshipError;
+
+    /// The calculators' view of a domain purchase (refund amounts and
+    /// margins become negative).
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{DateTime, Utc};
+    /// use crmkit::domain::{Currency, CustomerId, Money, Purchase, PurchaseId, PurchaseKind};
+    /// use crmkit::metrics::activity::Transaction;
+    /// use rust_decimal::Decimal;
+    /// let at: DateTime<Utc> = "2026-01-05T09:00:00Z".parse()?;
+    /// let p = Purchase::new(PurchaseId::from_u128(1), CustomerId::from_u128(2), at,
+    ///     PurchaseKind::Sale, Money::new(Decimal::from(12), Currency::EUR))?;
+    /// let t = Transaction::try_from(&p)?;
+    /// assert!(t.is_sale());
+    /// assert_eq!(t.signed_amount(), p.signed_amount());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn try_from(p: &Purchase) -> Result<Self, Self::Error> {
+        if p.is_refund() {
+            Transaction::refund(p.customer(), p.occurred_at(), p.amount(), p.margin())
+        } else {
+            Transaction::sale(p.customer(), p.occurred_at(), p.amount(), p.margin())
+        }
     }
 }
 
@@ -869,9 +901,7 @@ mod tests {
             Some(day(31))
         );
         assert_eq!(
-            term.span(PaidUpPolicy::InactiveFromCancellation)
-                .unwrap()
-                .end(),
+            term.span(PaidUpPolicy::EndsAtCancellation).unwrap().end(),
             Some(day(10))
         );
         let bad = SubscriptionTerm {
@@ -879,7 +909,7 @@ mod tests {
             paid_through: None,
             ..term
         };
-        assert!(bad.span(PaidUpPolicy::default()).is_err());
+        assert!(bad.span(PaidUpPolicy::ActiveUntilPaidThrough).is_err());
     }
 
     #[test]
