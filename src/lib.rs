@@ -22,6 +22,8 @@
 //! - `proptest`: [`proptest`](https://docs.rs/proptest) strategies for every
 //!   domain type in `crmkit::domain::strategy`, so your own property tests can
 //!   draw valid crmkit values.
+//! - `synth`: deterministic synthetic data for examples and benchmarks
+//!   (purchase ledgers in `crmkit::synth_purchases`).
 
 #![deny(missing_docs, unused_results)]
 #![forbid(unsafe_code)]
