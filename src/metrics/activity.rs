@@ -182,6 +182,15 @@ impl IdHasher {
     }
 }
 
+/// The earlier of two optional instants (`None` is "not yet seen").
+pub(crate) fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
 /// A map keyed by customer with the fast hasher.
 pub(crate) type CustomerMap<V> = HashMap<CustomerId, V, BuildHasherDefault<IdHasher>>;
 
@@ -670,6 +679,16 @@ impl Transaction {
     /// Whether this is a sale.
     pub fn is_sale(&self) -> bool {
         self.kind == TransactionKind::Sale
+    }
+
+    /// `Ok` when the amount is in `expected`, the calculator's currency.
+    pub(crate) fn check_currency(&self, expected: Currency) -> Result<(), RelationshipError> {
+        let found = self.amount.currency();
+        if found == expected {
+            Ok(())
+        } else {
+            Err(RelationshipError::CurrencyMismatch { expected, found })
+        }
     }
 }
 

@@ -26,7 +26,9 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::activity::{Activity, CustomerActivity, RelationshipError, Sharded, Transaction};
+use super::activity::{
+    Activity, CustomerActivity, RelationshipError, Sharded, Transaction, min_opt,
+};
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
 
 /// The observation window, granularity and time zone of a cohort table.
@@ -482,14 +484,6 @@ fn apply_purchase(
     Ok(())
 }
 
-fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, None) => x,
-        (None, y) => y,
-    }
-}
-
 /// Purchase cohorts: share of each cohort purchasing per bucket, and
 /// revenue retained.
 ///
@@ -578,14 +572,7 @@ impl PurchaseCohortAccumulator {
     }
 
     fn check(&self, t: &Transaction) -> Result<(), RelationshipError> {
-        let found = t.signed_amount().currency();
-        if found != self.currency {
-            return Err(RelationshipError::CurrencyMismatch {
-                expected: self.currency,
-                found,
-            });
-        }
-        Ok(())
+        t.check_currency(self.currency)
     }
 
     /// Records a customer's acquisition (sign-up): it then decides their

@@ -364,14 +364,7 @@ impl RfmAccumulator {
     }
 
     fn check(&self, t: &Transaction) -> Result<(), RelationshipError> {
-        let found = t.signed_amount().currency();
-        if found != self.currency {
-            return Err(RelationshipError::CurrencyMismatch {
-                expected: self.currency,
-                found,
-            });
-        }
-        Ok(())
+        t.check_currency(self.currency)
     }
 
     /// Merges another accumulator (customers may be in both).

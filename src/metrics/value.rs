@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::activity::{RelationshipError, Sharded, Transaction};
+use super::activity::{RelationshipError, Sharded, Transaction, min_opt};
 use crate::domain::{Currency, CustomerId, Money};
 
 /// What historical CLV sums.
@@ -65,14 +65,6 @@ impl Default for ValueState {
 
 fn of(operation: &'static str) -> RelationshipError {
     RelationshipError::Overflow { operation }
-}
-
-fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, None) => x,
-        (None, y) => y,
-    }
 }
 
 impl ValueState {
@@ -254,14 +246,7 @@ impl ValueAccumulator {
     }
 
     fn check(&self, t: &Transaction) -> Result<(), RelationshipError> {
-        let found = t.signed_amount().currency();
-        if found != self.currency {
-            return Err(RelationshipError::CurrencyMismatch {
-                expected: self.currency,
-                found,
-            });
-        }
-        Ok(())
+        t.check_currency(self.currency)
     }
 
     /// Sales and refunds totals after adding `rows`.
