@@ -4,7 +4,7 @@
 //! was wrong and with which value; [`Error`] wraps them all for applications
 //! that want one type to propagate with `?`.
 
-use crate::domain::Currency;
+use crate::domain::{BusinessTimeError, Currency};
 
 /// A value was rejected by a constructor or by deserialisation.
 ///
@@ -152,6 +152,18 @@ pub enum Error {
     /// Money arithmetic failed.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// A store operation failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A survey metric could not be computed.
+    #[error(transparent)]
+    Metric(#[from] crate::metrics::score::MetricError),
+    /// Business-hours arithmetic failed.
+    #[error(transparent)]
+    BusinessTime(#[from] BusinessTimeError),
+    /// A buy-till-you-die model (summary, fit or prediction) failed.
+    #[error(transparent)]
+    Btyd(#[from] crate::metrics::btyd::BtydError),
     /// A relationship or value metric (retention, revenue, cohort, CLV, RFM) failed.
     #[error(transparent)]
     Relationship(#[from] crate::metrics::activity::RelationshipError),

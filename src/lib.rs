@@ -11,6 +11,10 @@
 //!   [`Period`](domain::Period) and calendar buckets in any time zone. Invalid
 //!   values cannot be constructed, and personal data never shows in `Debug`.
 //! - [`metrics`]: calculators as mergeable accumulators.
+//! - [`store`]: one storage trait per aggregate with a written contract
+//!   (versions and conflicts, atomic units of work, keyset paging, erasure,
+//!   export, merge), the in-memory reference store, the SQLite store and a
+//!   conformance kit for your own adapters.
 //! - [`error`]: one small error enum per operation family, wrapped by
 //!   [`Error`].
 //!
@@ -22,8 +26,15 @@
 //! - `proptest`: [`proptest`](https://docs.rs/proptest) strategies for every
 //!   domain type in `crmkit::domain::strategy`, so your own property tests can
 //!   draw valid crmkit values.
-//! - `synth`: deterministic synthetic data for examples and benchmarks
-//!   (purchase ledgers in `crmkit::synth_purchases`).
+//! - `sqlite`: `crmkit::store::sqlite::SqliteStore`, the embedded store
+//!   (rusqlite with SQLite bundled: builds with only the Rust toolchain).
+//! - `testkit`: `crmkit::store::testkit`, the conformance checks every store
+//!   shipped here passes; call them from your adapter's tests.
+//! - `synth`: `crmkit::synth`, a deterministic (seeded) generator of
+//!   synthetic data for examples, tests and benchmarks, and
+//!   `crmkit::metrics::btyd::simulate`, which draws customers and
+//!   transactions from the BG/NBD and Gamma-Gamma processes, and
+//!   `crmkit::synth_purchases`, purchase ledgers for the value metrics.
 
 #![deny(missing_docs, unused_results)]
 #![forbid(unsafe_code)]
@@ -32,6 +43,9 @@
 pub mod domain;
 pub mod error;
 pub mod metrics;
+pub mod store;
+#[cfg(feature = "synth")]
+pub mod synth;
 #[cfg(feature = "synth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "synth")))]
 pub mod synth_purchases;

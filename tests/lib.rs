@@ -5,4 +5,12 @@
 
 #[cfg(feature = "proptest")]
 mod domain_props;
+mod service;
+#[cfg(feature = "testkit")]
+mod store_memory;
+#[cfg(all(feature = "sqlite", feature = "testkit"))]
+mod store_sqlite;
+mod survey_metrics;
+
+mod btyd;
 mod relationship;

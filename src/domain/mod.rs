@@ -15,6 +15,7 @@
 //! facts (purchases, survey responses, case events) are immutable once
 //! recorded, and corrections are new facts.
 
+mod calendar;
 mod case;
 mod channel;
 mod customer;
@@ -31,6 +32,7 @@ mod version;
 #[cfg(any(test, feature = "proptest"))]
 pub mod strategy;
 
+pub use calendar::*;
 pub use case::*;
 pub use channel::*;
 pub use customer::*;

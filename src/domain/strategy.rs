@@ -14,6 +14,7 @@
 //! Every value a strategy produces passes the type's validation, and the
 //! crate's own property tests use these same strategies.
 
+pub use super::calendar::strategies::*;
 pub use super::case::strategies::*;
 pub use super::channel::strategies::*;
 pub use super::customer::strategies::*;

@@ -1,0 +1,173 @@
+//! Benchmark W3 (predictive CLV), crmkit side of the peer comparison.
+//!
+//! Generates CDNOW-like transactions with a fixed seed, writes them to
+//! `bench/peers/data/w3_<n>.csv` for the Python peers, then times crmkit's
+//! three stages on the data in memory (median of `runs`) and writes the
+//! timings, the summary and the fitted parameters to
+//! `bench/peers/data/w3_<n>_crmkit.json`.
+//!
+//! ```text
+//! cargo run --release --features synth --example btyd_peer -- 2357 7
+//! ```
+//! `bench/peers/run_w3.sh` runs it and the peers.
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use crmkit::metrics::btyd::FitOptions;
+use crmkit::metrics::btyd::bgnbd::{BgNbdData, BgNbdFit, BgNbdParams};
+use crmkit::metrics::btyd::clv::{ClvOptions, lifetime_values};
+use crmkit::metrics::btyd::gamma_gamma::{GammaGammaData, GammaGammaFit, GammaGammaParams};
+use crmkit::metrics::btyd::simulate::simulate_transactions;
+use crmkit::metrics::btyd::summary::{Summary, SummaryOptions, summarize};
+use rand::SeedableRng;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Stage 2: collapse the summary's rows and fit both models.
+fn fit(summary: &Summary<u64>) -> Result<(BgNbdData, BgNbdFit, GammaGammaFit), Box<dyn Error>> {
+    let data = BgNbdData::from_summary(summary)?;
+    let bg = data.fit(&FitOptions::default())?;
+    let gg = GammaGammaData::from_summary(summary)?.fit(&FitOptions::default())?;
+    Ok((data, bg, gg))
+}
+
+/// Stage 3: P(alive) and expected purchases in the next 30 days per
+/// distinct `(x, t_x, T)` row, and the 12-month CLV at 1% a month for
+/// every customer; returns the customer-weighted sums as a checksum.
+fn predict(
+    summary: &Summary<u64>,
+    data: &BgNbdData,
+    bg: &BgNbdParams,
+    gg: &GammaGammaParams,
+) -> Result<[f64; 3], Box<dyn Error>> {
+    let mut sums = [0.0; 3];
+    for (x, t_x, age, w) in data.rows() {
+        sums[0] += w * bg.probability_alive(x, t_x, age)?;
+        sums[1] += w * bg.conditional_expected_purchases(30.0, x, t_x, age)?;
+    }
+    let values = lifetime_values(summary, bg, gg, &ClvOptions::daily(12, 0.01)?)?;
+    sums[2] = values.iter().sum();
+    Ok(sums)
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(2357);
+    let runs: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(7);
+    let dir = std::path::Path::new("bench/peers/data");
+    std::fs::create_dir_all(dir)?;
+
+    // CDNOW estimates (Fader, Hardie & Lee 2005) with α in days; 78 weeks
+    // of data, customers acquired in the first 12 weeks.
+    let truth = BgNbdParams::new(0.243, 4.414 * 7.0, 0.793, 2.426)?;
+    let gg_truth = GammaGammaParams::new(6.25, 3.74, 15.44)?;
+    let start = Utc
+        .with_ymd_and_hms(1997, 1, 1, 0, 0, 0)
+        .single()
+        .ok_or("start")?;
+    let end = start + TimeDelta::weeks(78);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(n);
+    let tx = simulate_transactions(
+        &mut rng,
+        &truth,
+        &gg_truth,
+        n,
+        start,
+        end,
+        TimeDelta::weeks(12),
+        TimeDelta::days(1),
+    )?;
+    let mut csv = String::with_capacity(tx.len() * 40);
+    csv.push_str("customer_id,at,amount\n");
+    for (k, at, amount) in &tx {
+        writeln!(csv, "{k},{},{amount}", at.format("%Y-%m-%d %H:%M:%S%.3f"))?;
+    }
+    std::fs::write(dir.join(format!("w3_{n}.csv")), csv)?;
+
+    let options = SummaryOptions::daily(end);
+    let mut times = [Vec::new(), Vec::new(), Vec::new()];
+    let mut result = None;
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let summary = summarize(tx.iter().cloned(), &options)?;
+        let t1 = Instant::now();
+        let (data, bg, gg) = fit(&summary)?;
+        let t2 = Instant::now();
+        let sums = predict(&summary, &data, &bg.params, &gg.params)?;
+        let distinct = data.distinct_rows();
+        let t3 = Instant::now();
+        times[0].push((t1 - t0).as_secs_f64());
+        times[1].push((t2 - t1).as_secs_f64());
+        times[2].push((t3 - t2).as_secs_f64());
+        result = Some((summary, bg, gg, distinct, sums));
+    }
+    let (summary, bg, gg, distinct, sums) = result.ok_or("runs must be >= 1")?;
+    let [summary_s, fit_s, predict_s] = times.map(median);
+
+    let p = bg.params;
+    let q = gg.params;
+    let mut json = String::new();
+    write!(
+        json,
+        "{{\"customers\": {n}, \"transactions\": {}, \"distinct_rows\": {distinct}, \"runs\": {runs},\n \
+         \"observation_end\": \"{}\",\n \
+         \"seconds\": {{\"summary\": {summary_s:e}, \"fit\": {fit_s:e}, \"predict\": {predict_s:e}}},\n \
+         \"bgnbd\": {{\"r\": {}, \"alpha\": {}, \"a\": {}, \"b\": {}, \"ll\": {}, \"iterations\": {}, \"converged\": {}}},\n \
+         \"gamma_gamma\": {{\"p\": {}, \"q\": {}, \"v\": {}, \"ll\": {}, \"iterations\": {}, \"converged\": {}}},\n \
+         \"sums\": {{\"p_alive\": {}, \"expected_30\": {}, \"clv_12\": {}}},\n \
+         \"summary_rows\": [",
+        tx.len(),
+        end.format("%Y-%m-%d %H:%M:%S"),
+        p.r(),
+        p.alpha(),
+        p.a(),
+        p.b(),
+        bg.report.log_likelihood,
+        bg.report.iterations,
+        bg.report.converged,
+        q.p(),
+        q.q(),
+        q.v(),
+        gg.report.log_likelihood,
+        gg.report.iterations,
+        gg.report.converged,
+        sums[0],
+        sums[1],
+        sums[2],
+    )?;
+    // The first 1000 customers' summaries, for the peers to check theirs.
+    for (i, c) in summary.customers().iter().take(1000).enumerate() {
+        let sep = if i == 0 { "" } else { "," };
+        write!(
+            json,
+            "{sep}[{}, {}, {}, {}, \"{}\"]",
+            c.customer, c.frequency, c.recency, c.age, c.monetary_value
+        )?;
+    }
+    json.push_str("]}\n");
+    std::fs::write(dir.join(format!("w3_{n}_crmkit.json")), json)?;
+    println!(
+        "crmkit W3 n={n}: {} transactions, {distinct} distinct rows; summary {summary_s:.4}s fit {fit_s:.4}s predict {predict_s:.4}s",
+        tx.len()
+    );
+    println!(
+        "  bgnbd r={:.4} alpha={:.4} a={:.4} b={:.4} ({} it, converged {}); gg p={:.4} q={:.4} v={:.4} ({} it)",
+        p.r(),
+        p.alpha(),
+        p.a(),
+        p.b(),
+        bg.report.iterations,
+        bg.report.converged,
+        q.p(),
+        q.q(),
+        q.v(),
+        gg.report.iterations
+    );
+    Ok(())
+}

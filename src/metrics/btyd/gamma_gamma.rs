@@ -1,0 +1,465 @@
+//! The Gamma-Gamma model of spend per transaction (Fader, Hardie & Lee,
+//! "RFM and CLV: Using Iso-Value Curves for Customer Base Analysis", 2005;
+//! Fader & Hardie, "The Gamma-Gamma Model of Monetary Value", 2013).
+//!
+//! A customer's transaction values are `Gamma(p, ν)` (shape `p`, rate `ν`);
+//! across customers `ν ~ Gamma(q, γ)` (`γ` is called `v` here, as in
+//! `lifetimes`). The model assumes spend is independent of purchase
+//! frequency: [`GammaGammaFit`] reports the correlation between the two so
+//! a caller can see when that assumption fails.
+
+use rust_decimal::prelude::ToPrimitive;
+
+use super::optim::{self, FitOptions, FitReport, Minimum};
+use super::special::{digamma, ln_gamma};
+use super::summary::Summary;
+use super::{BtydError, finite, positive};
+
+/// Absolute frequency–monetary correlation from which
+/// [`GammaGammaFit::correlated`] is set: the independence assumption is then
+/// doubtful (a "moderate" correlation by the usual rule of thumb).
+pub const CORRELATION_WARNING: f64 = 0.3;
+
+/// Gamma-Gamma parameters `(p, q, v)`, all positive and finite.
+///
+/// # Example
+/// ```
+/// use crmkit::metrics::btyd::gamma_gamma::GammaGammaParams;
+/// // The CDNOW estimates from Fader & Hardie's note.
+/// let gg = GammaGammaParams::new(6.25, 3.74, 15.44)?;
+/// // A customer with 2 repeat purchases averaging 30 is expected to spend
+/// // p (v + x m) / (p x + q - 1) = 6.25 × 75.44 / 15.24 = 30.94 per purchase.
+/// let m = gg.conditional_expected_average_spend(2.0, 30.0)?;
+/// assert!((m - 30.94).abs() < 0.01);
+/// Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GammaGammaParams {
+    p: f64,
+    q: f64,
+    v: f64,
+}
+
+impl GammaGammaParams {
+    /// Builds the parameters.
+    ///
+    /// # Errors
+    /// [`BtydError::OutOfRange`] unless all three are positive and finite.
+    pub fn new(p: f64, q: f64, v: f64) -> Result<Self, BtydError> {
+        Ok(Self {
+            p: positive("p", p)?,
+            q: positive("q", q)?,
+            v: positive("v", v)?,
+        })
+    }
+
+    /// Shape of the per-transaction spend Gamma.
+    pub fn p(&self) -> f64 {
+        self.p
+    }
+    /// Shape of the Gamma of the customers' spend rates.
+    pub fn q(&self) -> f64 {
+        self.q
+    }
+    /// Rate of the Gamma of the customers' spend rates (`γ` in the papers).
+    pub fn v(&self) -> f64 {
+        self.v
+    }
+
+    /// Expected average spend per transaction of a customer with `x` repeat
+    /// purchases of mean value `m`: `p (v + x m) / (p x + q - 1)`, a
+    /// weighted mean of the population mean `p v / (q - 1)` and `m`. With
+    /// `x = 0`, the population mean (`m` is ignored).
+    ///
+    /// # Errors
+    /// [`BtydError::OutOfRange`] for a negative or non-finite `x` or `m`, or
+    /// when `p x + q <= 1` (the expectation does not exist, e.g. `q <= 1`
+    /// for a new customer).
+    pub fn conditional_expected_average_spend(&self, x: f64, m: f64) -> Result<f64, BtydError> {
+        let x = super::non_negative("frequency", x)?;
+        let m = super::non_negative("monetary value", m)?;
+        let m = if x == 0.0 { 0.0 } else { m };
+        let den = self.p * x + self.q - 1.0;
+        if den <= 0.0 {
+            return Err(BtydError::OutOfRange {
+                name: "p x + q - 1",
+                value: den,
+                range: "> 0 (q <= 1 gives an infinite mean)",
+            });
+        }
+        finite("expected spend", self.p * (self.v + x * m) / den)
+    }
+
+    /// Log-likelihood of one customer's `x` repeat purchases averaging `m`.
+    ///
+    /// # Errors
+    /// [`BtydError::OutOfRange`] unless `x >= 1` and `m > 0`, finite.
+    pub fn log_likelihood(&self, x: f64, m: f64) -> Result<f64, BtydError> {
+        let x = positive("frequency", x)?;
+        let m = positive("monetary value", m)?;
+        let (p, q, v) = (self.p, self.q, self.v);
+        let px = p * x;
+        let ll = ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q)
+            + q * v.ln()
+            + (px - 1.0) * m.ln()
+            + px * x.ln()
+            - (px + q) * (x * m + v).ln();
+        finite("log-likelihood", ll)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    ix: u32,
+    ln_m: f64,
+    xm: f64,
+    w: f64,
+}
+
+/// Repeat customers' `(x, m)`, identical rows collapsed with weights.
+///
+/// # Example
+/// ```
+/// use crmkit::metrics::btyd::gamma_gamma::GammaGammaData;
+/// // The customer without repeat purchases is skipped.
+/// let data = GammaGammaData::new([(1.0, 20.0), (0.0, 0.0), (3.0, 41.5), (1.0, 20.0)])?;
+/// assert_eq!(data.total_weight(), 3.0);
+/// assert_eq!(data.distinct_rows(), 2);
+/// Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct GammaGammaData {
+    rows: Vec<Row>,
+    xs: Vec<f64>,
+    total_weight: f64,
+    correlation: Option<f64>,
+}
+
+impl GammaGammaData {
+    /// `(frequency, monetary value)` per customer; customers with `x = 0`
+    /// are skipped (the model is fitted on repeat customers).
+    ///
+    /// # Errors
+    /// [`BtydError::InvalidObservation`] for a negative, fractional or
+    /// non-finite frequency, [`BtydError::InvalidMonetaryValue`] for a
+    /// repeat customer whose value is not positive and finite,
+    /// [`BtydError::Empty`] when no customer has a repeat purchase.
+    pub fn new(rows: impl IntoIterator<Item = (f64, f64)>) -> Result<Self, BtydError> {
+        Self::weighted(rows.into_iter().map(|(x, m)| (x, m, 1.0)))
+    }
+
+    /// Like [`GammaGammaData::new`] for rows already collapsed: `(x, m, count)`.
+    ///
+    /// # Errors
+    /// As [`GammaGammaData::new`], and [`BtydError::OutOfRange`] for a weight
+    /// that is not positive and finite.
+    pub fn weighted(rows: impl IntoIterator<Item = (f64, f64, f64)>) -> Result<Self, BtydError> {
+        let mut raw: Vec<([u64; 2], f64)> = Vec::new();
+        for (index, (x, m, w)) in rows.into_iter().enumerate() {
+            if !x.is_finite() || x < 0.0 || x.fract() != 0.0 {
+                return Err(BtydError::InvalidObservation {
+                    index,
+                    x,
+                    t_x: f64::NAN,
+                    age: f64::NAN,
+                    reason: "frequency must be a finite whole number >= 0",
+                });
+            }
+            if x == 0.0 {
+                continue;
+            }
+            if !(m.is_finite() && m > 0.0) {
+                return Err(BtydError::InvalidMonetaryValue { index, value: m });
+            }
+            let w = positive("weight", w)?;
+            raw.push(([x.to_bits(), m.to_bits()], w));
+        }
+        if raw.is_empty() {
+            return Err(BtydError::Empty {
+                what: "repeat customers",
+            });
+        }
+        raw.sort_unstable_by_key(|r| r.0);
+        let mut rows: Vec<Row> = Vec::new();
+        let mut xs: Vec<f64> = Vec::new();
+        let mut last_key = None;
+        for (key, w) in raw {
+            if last_key == Some(key) {
+                if let Some(row) = rows.last_mut() {
+                    row.w += w;
+                }
+                continue;
+            }
+            last_key = Some(key);
+            let x = f64::from_bits(key[0]);
+            let m = f64::from_bits(key[1]);
+            if xs.last().map(|v| v.to_bits()) != Some(key[0]) {
+                xs.push(x);
+            }
+            rows.push(Row {
+                ix: (xs.len() - 1) as u32,
+                ln_m: m.ln(),
+                xm: x * m,
+                w,
+            });
+        }
+        let total_weight = rows.iter().map(|r| r.w).sum();
+        let mut data = Self {
+            rows,
+            xs,
+            total_weight,
+            correlation: None,
+        };
+        data.correlation = data.pearson();
+        Ok(data)
+    }
+
+    /// The summary's customers as `(frequency, monetary value)`.
+    ///
+    /// # Errors
+    /// As [`GammaGammaData::new`]; a monetary value beyond `f64` is
+    /// [`BtydError::InvalidMonetaryValue`].
+    pub fn from_summary<K>(summary: &Summary<K>) -> Result<Self, BtydError> {
+        Self::new(summary.customers().iter().map(|c| {
+            (
+                f64::from(c.frequency),
+                c.monetary_value.to_f64().unwrap_or(f64::NAN),
+            )
+        }))
+    }
+
+    /// Number of distinct `(x, m)` rows.
+    pub fn distinct_rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Number of repeat customers (sum of the weights).
+    pub fn total_weight(&self) -> f64 {
+        self.total_weight
+    }
+
+    /// The collapsed rows as `(x, m, weight)`.
+    pub fn rows(&self) -> impl Iterator<Item = (f64, f64, f64)> + '_ {
+        self.rows.iter().map(|r| {
+            let x = self.xs.get(r.ix as usize).copied().unwrap_or(1.0);
+            (x, r.xm / x, r.w)
+        })
+    }
+
+    /// The weighted Pearson correlation of frequency and monetary value
+    /// among repeat customers; `None` when either is constant.
+    pub fn frequency_monetary_correlation(&self) -> Option<f64> {
+        self.correlation
+    }
+
+    fn pearson(&self) -> Option<f64> {
+        let w = self.total_weight;
+        let rows: Vec<(f64, f64, f64)> = self.rows().collect();
+        let mx = rows.iter().map(|r| r.0 * r.2).sum::<f64>() / w;
+        let mm = rows.iter().map(|r| r.1 * r.2).sum::<f64>() / w;
+        let (mut sxx, mut smm, mut sxm) = (0.0, 0.0, 0.0);
+        for (x, m, wt) in rows {
+            sxx += wt * (x - mx) * (x - mx);
+            smm += wt * (m - mm) * (m - mm);
+            sxm += wt * (x - mx) * (m - mm);
+        }
+        let c = sxm / (sxx * smm).sqrt();
+        (sxx > 0.0 && smm > 0.0 && c.is_finite()).then(|| c.clamp(-1.0, 1.0))
+    }
+
+    /// The total log-likelihood under `params`.
+    ///
+    /// # Errors
+    /// [`BtydError::OutOfRange`] if it is not finite.
+    pub fn log_likelihood(&self, params: &GammaGammaParams) -> Result<f64, BtydError> {
+        let ll = self
+            .evaluate(&[params.p, params.q, params.v], false)
+            .map(|(ll, _)| ll);
+        finite("log-likelihood", ll.unwrap_or(f64::NAN))
+    }
+
+    fn evaluate(&self, params: &[f64; 3], grad: bool) -> Option<(f64, [f64; 3])> {
+        let [p, q, v] = *params;
+        let (lg_q, dg_q, ln_v) = (ln_gamma(q), if grad { digamma(q) } else { 0.0 }, v.ln());
+        // Per distinct x: [lnΓ(px+q) - lnΓ(px), ψ(px+q), ψ(px), x, ln x].
+        let per_x: Vec<[f64; 5]> = self
+            .xs
+            .iter()
+            .map(|&x| {
+                let px = p * x;
+                let (d1, d2) = if grad {
+                    (digamma(px + q), digamma(px))
+                } else {
+                    (0.0, 0.0)
+                };
+                [ln_gamma(px + q) - ln_gamma(px), d1, d2, x, x.ln()]
+            })
+            .collect();
+        let mut ll = 0.0;
+        let mut g = [0.0; 3];
+        for row in &self.rows {
+            let px_row = per_x.get(row.ix as usize)?;
+            let [lg, d1, d2, x, ln_x] = *px_row;
+            let px = p * x;
+            let ln_xmv = (row.xm + v).ln();
+            ll += row.w
+                * (lg - lg_q + q * ln_v + (px - 1.0) * row.ln_m + px * ln_x - (px + q) * ln_xmv);
+            if grad {
+                g[0] += row.w * x * (d1 - d2 + row.ln_m + ln_x - ln_xmv);
+                g[1] += row.w * (d1 - dg_q + ln_v - ln_xmv);
+                g[2] += row.w * (q / v - (px + q) / (row.xm + v));
+            }
+        }
+        (ll.is_finite() && g.iter().all(|v| v.is_finite())).then_some((ll, g))
+    }
+
+    /// Fits `(p, q, v)` by maximum likelihood on log-parameters, starting
+    /// from `p = 1`, `q = 1`, `v` = the mean monetary value, with the
+    /// penalty `penalizer × (p² + q² + v²)` as in `lifetimes`.
+    ///
+    /// # Errors
+    /// [`BtydError::FitFailed`] when the likelihood cannot be evaluated at
+    /// the start. A fit that stops without converging is `Ok` with
+    /// `report.converged == false`.
+    ///
+    /// # Example
+    /// ```
+    /// use crmkit::metrics::btyd::{gamma_gamma::GammaGammaData, FitOptions};
+    /// let data = GammaGammaData::new([(1.0, 20.0), (3.0, 41.5), (2.0, 12.0), (5.0, 33.0), (1.0, 60.0)])?;
+    /// let fit = data.fit(&FitOptions::default())?;
+    /// assert!(fit.params.p() > 0.0);
+    /// assert!(!fit.report.log_likelihood.is_nan());
+    /// Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fit(&self, options: &FitOptions) -> Result<GammaGammaFit, BtydError> {
+        let w = self.total_weight;
+        let lambda = options.penalizer();
+        let mean_m = self.rows().map(|r| r.1 * r.2).sum::<f64>() / w;
+        let objective = |theta: &[f64; 3]| {
+            let p = theta.map(f64::exp);
+            let (ll, g) = self.evaluate(&p, true)?;
+            let pen: f64 = p.iter().map(|v| v * v).sum();
+            let f = -ll / w + lambda * pen;
+            let gt: [f64; 3] = std::array::from_fn(|k| p[k] * (-g[k] / w + 2.0 * lambda * p[k]));
+            f.is_finite().then_some((f, gt))
+        };
+        let start = [0.0, 0.0, mean_m.max(1e-12).ln()];
+        let Minimum {
+            theta,
+            iterations,
+            converged,
+            gradient_norm,
+        } = optim::bfgs(objective, start, options)?;
+        let [p, q, v] = theta.map(f64::exp);
+        let params = GammaGammaParams::new(p, q, v).map_err(|_| BtydError::FitFailed {
+            reason: "the optimum is not finite",
+        })?;
+        let std_errors = optim::standard_errors(&[p, q, v], |x| {
+            self.evaluate(x, true).map(|(_, g)| g.map(|v| -v))
+        });
+        let log_likelihood = self.log_likelihood(&params)?;
+        let correlation = self.correlation;
+        Ok(GammaGammaFit {
+            params,
+            std_errors,
+            report: FitReport {
+                log_likelihood,
+                iterations,
+                converged,
+                gradient_norm,
+            },
+            frequency_monetary_correlation: correlation,
+            correlated: correlation.is_some_and(|c| c.abs() >= CORRELATION_WARNING),
+        })
+    }
+}
+
+/// A Gamma-Gamma maximum-likelihood fit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GammaGammaFit {
+    /// The fitted parameters.
+    pub params: GammaGammaParams,
+    /// Standard errors of `(p, q, v)`; `None` when the Hessian is not
+    /// positive definite.
+    pub std_errors: Option<[f64; 3]>,
+    /// Log-likelihood, iterations and convergence.
+    pub report: FitReport,
+    /// Weighted Pearson correlation of frequency and monetary value among
+    /// the repeat customers fitted; `None` when either is constant.
+    pub frequency_monetary_correlation: Option<f64>,
+    /// Warning: `|correlation| >= 0.3` ([`CORRELATION_WARNING`]); the
+    /// model's assumption that spend does not depend on frequency is doubtful
+    /// and its predictions should not be trusted without a holdout check.
+    pub correlated: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analytic_gradient_matches_finite_differences() {
+        let data =
+            GammaGammaData::new([(1.0, 20.0), (3.0, 41.5), (2.0, 12.0), (5.0, 33.0)]).unwrap();
+        let p = [4.0, 3.0, 12.0];
+        let (_, g) = data.evaluate(&p, true).unwrap();
+        for k in 0..3 {
+            let h = 1e-6 * p[k];
+            let mut up = p;
+            up[k] += h;
+            let mut dn = p;
+            dn[k] -= h;
+            let fd = (data.evaluate(&up, false).unwrap().0 - data.evaluate(&dn, false).unwrap().0)
+                / (2.0 * h);
+            assert!(
+                (fd - g[k]).abs() < 1e-6 * (1.0 + g[k].abs()),
+                "{k}: {fd} vs {}",
+                g[k]
+            );
+        }
+    }
+
+    #[test]
+    fn likelihood_by_hand() {
+        // p = 1, q = 2, v = 1, x = 1, m = 1:
+        // lnΓ(3) - lnΓ(1) - lnΓ(2) + 2 ln 1 + 0 ln 1 + 1 ln 1 - 3 ln 2 = ln 2 - 3 ln 2 = -2 ln 2.
+        let gg = GammaGammaParams::new(1.0, 2.0, 1.0).unwrap();
+        let ll = gg.log_likelihood(1.0, 1.0).unwrap();
+        assert!((ll + 2.0 * 2f64.ln()).abs() < 1e-14);
+    }
+
+    #[test]
+    fn expected_spend_for_new_customer_needs_q_above_one() {
+        let gg = GammaGammaParams::new(2.0, 0.5, 10.0).unwrap();
+        assert!(gg.conditional_expected_average_spend(0.0, 0.0).is_err());
+        // With x = 3: 2 (10 + 3 × 5) / (6 + 0.5 - 1) = 50 / 5.5.
+        let m = gg.conditional_expected_average_spend(3.0, 5.0).unwrap();
+        assert!((m - 50.0 / 5.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn correlation_flag() {
+        // Spend rising with frequency: correlation 1.
+        let data =
+            GammaGammaData::new([(1.0, 10.0), (2.0, 20.0), (3.0, 30.0), (4.0, 40.0)]).unwrap();
+        assert!((data.frequency_monetary_correlation().unwrap() - 1.0).abs() < 1e-12);
+        let fit = data.fit(&FitOptions::default()).unwrap();
+        assert!(fit.correlated);
+    }
+
+    #[test]
+    fn invalid_rows_are_typed_errors() {
+        assert!(matches!(
+            GammaGammaData::new([(2.0, 0.0)]),
+            Err(BtydError::InvalidMonetaryValue { index: 0, .. })
+        ));
+        assert!(matches!(
+            GammaGammaData::new([(0.0, 0.0)]),
+            Err(BtydError::Empty { .. })
+        ));
+        assert!(matches!(
+            GammaGammaData::new([(-1.0, 3.0)]),
+            Err(BtydError::InvalidObservation { .. })
+        ));
+    }
+}

@@ -1,0 +1,206 @@
+//! Predictive customer lifetime value: the "buy till you die" models.
+//!
+//! For a non-contractual business (customers buy when they like and leave
+//! without telling), the established way to predict future purchases and
+//! value is:
+//!
+//! 1. [`summary`]: per customer, from the transactions up to an observation
+//!    end, the number of *repeat* purchase periods `x` (frequency), the age
+//!    of the last purchase `t_x` (recency) and the customer's age `T`, all in
+//!    periods (a day by default), and the mean value of the repeat purchases.
+//! 2. [`bgnbd`]: the BG/NBD model (Fader, Hardie & Lee 2005, "Counting your
+//!    customers the easy way") fitted by maximum likelihood: expected
+//!    purchases, the probability that a customer is still alive, the
+//!    distribution of the number of purchases.
+//! 3. [`gamma_gamma`]: the Gamma-Gamma spend model (Fader, Hardie & Lee
+//!    2005, "RFM and CLV"), fitted on repeat customers: the expected average
+//!    value of a customer's future purchases.
+//! 4. [`clv`]: lifetime value over a horizon, discounted month by month as
+//!    the Python library `lifetimes` does, so figures can be compared.
+//!
+//! Identical `(x, t_x, T)` rows are collapsed with weights before fitting, so
+//! a fit costs time in the number of *distinct* rows. The models compute in
+//! `f64` and never return NaN or infinity: evaluations that cannot be done
+//! accurately are a [`BtydError`].
+//!
+//! # Example
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use crmkit::metrics::btyd::{bgnbd::{BgNbdData, BgNbdParams}, summary::{summarize, SummaryOptions}};
+//! use rust_decimal::Decimal;
+//!
+//! let day = |d: u32| Utc.with_ymd_and_hms(2024, 1, d, 12, 0, 0).unwrap();
+//! let transactions = vec![
+//!     ("ann", day(1), Decimal::new(2000, 2)),
+//!     ("ann", day(5), Decimal::new(3000, 2)),
+//!     ("bob", day(3), Decimal::new(1000, 2)),
+//! ];
+//! let options = SummaryOptions::daily(Utc.with_ymd_and_hms(2024, 1, 11, 0, 0, 0).unwrap());
+//! let summary = summarize(transactions, &options)?;
+//! let ann = &summary.customers()[0];
+//! // Days 1 and 5; the last observed day is January 10.
+//! assert_eq!((ann.frequency, ann.recency, ann.age), (1, 4, 9));
+//!
+//! // Predict with known parameters (normally from `BgNbdData::fit`).
+//! let params = BgNbdParams::new(0.243, 4.414, 0.793, 2.426)?;
+//! let p = params.probability_alive(1.0, 4.0, 10.0)?;
+//! assert!(p > 0.0 && p < 1.0);
+//! let data = BgNbdData::from_summary(&summary)?;
+//! assert_eq!(data.total_weight(), 2.0);
+//! Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod bgnbd;
+pub mod clv;
+pub mod gamma_gamma;
+mod optim;
+#[cfg(feature = "synth")]
+pub mod simulate;
+pub mod special;
+pub mod summary;
+
+pub use optim::{FitOptions, FitReport};
+
+/// What went wrong in the buy-till-you-die models.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BtydError {
+    /// There was no row to fit or summarise.
+    #[error("no {what} to work on")]
+    Empty {
+        /// What was empty (`customers`, `repeat customers`, `transactions`).
+        what: &'static str,
+    },
+    /// An `(x, t_x, T)` observation is impossible: negative or non-finite,
+    /// `x > 0` with `t_x = 0`, or `t_x > T`.
+    #[error("observation {index} (x = {x}, t_x = {t_x}, T = {age}) is invalid: {reason}")]
+    InvalidObservation {
+        /// Position of the row in the input.
+        index: usize,
+        /// Frequency: number of repeat purchases.
+        x: f64,
+        /// Recency: time of the last purchase since the first.
+        t_x: f64,
+        /// Age: time since the first purchase.
+        age: f64,
+        /// Which rule was broken.
+        reason: &'static str,
+    },
+    /// A monetary value is not positive and finite where the spend model
+    /// needs one (customers with at least one repeat purchase).
+    #[error("monetary value {value} of row {index} must be positive and finite")]
+    InvalidMonetaryValue {
+        /// Position of the row in the input.
+        index: usize,
+        /// The rejected value.
+        value: f64,
+    },
+    /// A model parameter or argument is out of its domain.
+    #[error("{name} = {value} is out of range: must be {range}")]
+    OutOfRange {
+        /// The parameter or argument.
+        name: &'static str,
+        /// The rejected value.
+        value: f64,
+        /// The allowed range, human readable.
+        range: &'static str,
+    },
+    /// A transaction amount was negative (record refunds against the
+    /// purchase they reverse before summarising).
+    #[error("transaction {index} has a negative amount {amount}")]
+    NegativeAmount {
+        /// Position of the transaction in the input.
+        index: usize,
+        /// The rejected amount.
+        amount: rust_decimal::Decimal,
+    },
+    /// Purchases in more than one currency were summarised together.
+    #[error("purchases are in {first} and {other}: summarise one currency at a time")]
+    MixedCurrencies {
+        /// The first currency seen.
+        first: String,
+        /// Another currency.
+        other: String,
+    },
+    /// A sum of amounts overflowed `Decimal`.
+    #[error("monetary sum overflowed")]
+    Overflow,
+    /// The period length is not a positive duration, or the observation end
+    /// is not after the calibration end.
+    #[error("invalid period: {reason}")]
+    InvalidPeriod {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The Gauss hypergeometric function could not be evaluated accurately
+    /// at these arguments (outside `0 <= z < 1`, or no convergence).
+    #[error("2F1({a}, {b}; {c}; {z}) cannot be evaluated")]
+    Hypergeometric {
+        /// First numerator parameter.
+        a: f64,
+        /// Second numerator parameter.
+        b: f64,
+        /// Denominator parameter.
+        c: f64,
+        /// Argument.
+        z: f64,
+    },
+    /// The likelihood could not be evaluated at the starting point of a fit,
+    /// or the fit did not reach a finite optimum.
+    #[error("the fit failed: {reason}")]
+    FitFailed {
+        /// What happened.
+        reason: &'static str,
+    },
+    /// The fit stopped without meeting its convergence criterion; the
+    /// report holds where it stopped.
+    #[error(
+        "the fit did not converge after {iterations} iterations (gradient norm {gradient_norm:e})"
+    )]
+    NotConverged {
+        /// Iterations done.
+        iterations: u32,
+        /// Largest absolute gradient component when it stopped.
+        gradient_norm: f64,
+    },
+}
+
+/// Checks that a value is finite and strictly positive.
+pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64, BtydError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(BtydError::OutOfRange {
+            name,
+            value,
+            range: "finite and > 0",
+        })
+    }
+}
+
+/// Checks that a value is finite and not negative.
+pub(crate) fn non_negative(name: &'static str, value: f64) -> Result<f64, BtydError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(BtydError::OutOfRange {
+            name,
+            value,
+            range: "finite and >= 0",
+        })
+    }
+}
+
+/// Returns the value if it is finite, else an out-of-range error naming it:
+/// the models never hand out NaN or infinity.
+pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64, BtydError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(BtydError::OutOfRange {
+            name,
+            value,
+            range: "finite (the evaluation overflowed)",
+        })
+    }
+}

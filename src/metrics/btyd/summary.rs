@@ -1,0 +1,547 @@
+//! Per-customer frequency, recency, age and monetary value from transactions.
+//!
+//! Time is cut into periods of a fixed length (a day by default), with
+//! boundaries at `1970-01-05T00:00Z + k × length` (a Monday at midnight UTC,
+//! so days are UTC days and seven-day periods are ISO weeks, Monday to
+//! Sunday, like pandas' `W` periods). Several purchases in one period count
+//! once, with their amounts added.
+//!
+//! For a customer whose first purchase falls in period `f`, with distinct
+//! purchase periods `f = p0 < p1 < … < px`, observed until the period `e`
+//! that holds the last instant before the (exclusive) observation end:
+//!
+//! - frequency `x` = number of repeat purchase periods (distinct periods − 1);
+//! - recency `t_x = px − f` (0 without repeat purchases);
+//! - age `T = e − f`;
+//! - monetary value = mean of the repeat periods' summed amounts (0 without
+//!   repeat purchases), as in `lifetimes`' `summary_data_from_transaction_data`.
+//!
+//! Transactions at or after the observation end are left out (and counted).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rust_decimal::Decimal;
+
+use super::BtydError;
+
+/// Length of the periods and end of the observation.
+///
+/// # Example
+/// ```
+/// use chrono::{TimeDelta, TimeZone, Utc};
+/// use crmkit::metrics::btyd::summary::SummaryOptions;
+/// let end = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+/// let weekly = SummaryOptions::daily(end).with_period(TimeDelta::weeks(1))?;
+/// assert_eq!(weekly.period(), TimeDelta::weeks(1));
+/// Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryOptions {
+    period: TimeDelta,
+    observation_end: DateTime<Utc>,
+}
+
+impl SummaryOptions {
+    /// One-day periods, observing transactions strictly before `observation_end`.
+    pub fn daily(observation_end: DateTime<Utc>) -> Self {
+        Self {
+            period: TimeDelta::days(1),
+            observation_end,
+        }
+    }
+
+    /// Sets the period length.
+    ///
+    /// # Errors
+    /// [`BtydError::InvalidPeriod`] unless at least one millisecond.
+    pub fn with_period(mut self, period: TimeDelta) -> Result<Self, BtydError> {
+        if period.num_milliseconds() < 1 {
+            return Err(BtydError::InvalidPeriod {
+                reason: "the period must be at least one millisecond",
+            });
+        }
+        self.period = period;
+        Ok(self)
+    }
+
+    /// The period length.
+    pub fn period(&self) -> TimeDelta {
+        self.period
+    }
+
+    /// The (exclusive) end of the observation.
+    pub fn observation_end(&self) -> DateTime<Utc> {
+        self.observation_end
+    }
+
+    /// The index of the period holding `at`.
+    fn index(&self, at: DateTime<Utc>) -> i64 {
+        period_index(self.period, at)
+    }
+
+    /// The index of the period holding the last instant before the end.
+    fn end_index(&self) -> i64 {
+        period_index(
+            self.period,
+            self.observation_end - TimeDelta::nanoseconds(1),
+        )
+    }
+}
+
+fn anchor() -> DateTime<Utc> {
+    // 1970-01-05 is a Monday; DateTime::UNIX_EPOCH + 4 days.
+    DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(4)
+}
+
+fn period_index(period: TimeDelta, at: DateTime<Utc>) -> i64 {
+    let since = at - anchor();
+    // Floor to whole milliseconds (sub-millisecond parts never cross a
+    // period boundary, which is a whole number of milliseconds).
+    let mut ms = since.num_milliseconds();
+    if since < TimeDelta::milliseconds(ms) {
+        ms -= 1;
+    }
+    ms.div_euclid(period.num_milliseconds().max(1))
+}
+
+/// One customer's summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerSummary<K> {
+    /// The customer key.
+    pub customer: K,
+    /// Number of repeat purchase periods.
+    pub frequency: u32,
+    /// Periods from the first purchase period to the last one.
+    pub recency: u32,
+    /// Periods from the first purchase period to the end of observation.
+    pub age: u32,
+    /// Mean summed amount of the repeat purchase periods; zero without
+    /// repeat purchases.
+    pub monetary_value: Decimal,
+    /// When the first purchase happened.
+    pub first_purchase: DateTime<Utc>,
+}
+
+/// Customer summaries, sorted by customer key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary<K> {
+    customers: Vec<CustomerSummary<K>>,
+    options: SummaryOptions,
+    excluded: usize,
+}
+
+impl<K> Summary<K> {
+    /// The customers, sorted by key.
+    pub fn customers(&self) -> &[CustomerSummary<K>] {
+        &self.customers
+    }
+
+    /// The options the summary was made with.
+    pub fn options(&self) -> &SummaryOptions {
+        &self.options
+    }
+
+    /// How many transactions were left out: those at or after the
+    /// observation end, and, from [`from_purchases`], refunds.
+    pub fn excluded_transactions(&self) -> usize {
+        self.excluded
+    }
+
+    /// Consumes the summary into its customers.
+    pub fn into_customers(self) -> Vec<CustomerSummary<K>> {
+        self.customers
+    }
+}
+
+/// Collects `(key, period, amount, at)` for the transactions before `end`,
+/// sorted by key, then period.
+#[allow(clippy::type_complexity)]
+fn collect<K: Ord>(
+    transactions: impl IntoIterator<Item = (K, DateTime<Utc>, Decimal)>,
+    options: &SummaryOptions,
+) -> Result<(Vec<(K, i64, Decimal, DateTime<Utc>)>, usize), BtydError> {
+    let mut rows = Vec::new();
+    let mut excluded = 0;
+    for (index, (key, at, amount)) in transactions.into_iter().enumerate() {
+        if amount.is_sign_negative() && !amount.is_zero() {
+            return Err(BtydError::NegativeAmount { index, amount });
+        }
+        if at >= options.observation_end {
+            excluded += 1;
+            continue;
+        }
+        rows.push((key, options.index(at), amount, at));
+    }
+    rows.sort_unstable_by(|l, r| l.0.cmp(&r.0).then(l.1.cmp(&r.1)).then(l.3.cmp(&r.3)));
+    Ok((rows, excluded))
+}
+
+fn to_u32(name: &'static str, v: i64) -> Result<u32, BtydError> {
+    u32::try_from(v).map_err(|_| BtydError::OutOfRange {
+        name,
+        value: v as f64,
+        range: "0..=4294967295 periods",
+    })
+}
+
+/// Summarises transactions `(customer, at, amount)` as of `options`'
+/// observation end. Amounts must not be negative.
+///
+/// # Errors
+/// [`BtydError::NegativeAmount`] for a negative amount,
+/// [`BtydError::Overflow`] when a customer's amounts overflow `Decimal`.
+/// No transaction is not an error: the summary is empty.
+///
+/// # Example
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use crmkit::metrics::btyd::summary::{summarize, SummaryOptions};
+/// use rust_decimal::Decimal;
+/// let at = |d, h| Utc.with_ymd_and_hms(2024, 3, d, h, 0, 0).unwrap();
+/// let tx = [
+///     (7, at(1, 9), Decimal::from(10)),
+///     (7, at(1, 17), Decimal::from(5)),  // same day: one period
+///     (7, at(4, 9), Decimal::from(20)),
+///     (7, at(8, 9), Decimal::from(40)),
+/// ];
+/// let s = summarize(tx, &SummaryOptions::daily(Utc.with_ymd_and_hms(2024, 3, 11, 0, 0, 0).unwrap()))?;
+/// let c = &s.customers()[0];
+/// // Repeat periods: March 4 and 8; last observed day March 10.
+/// assert_eq!((c.frequency, c.recency, c.age), (2, 7, 9));
+/// assert_eq!(c.monetary_value, Decimal::from(30)); // (20 + 40) / 2
+/// Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn summarize<K: Ord>(
+    transactions: impl IntoIterator<Item = (K, DateTime<Utc>, Decimal)>,
+    options: &SummaryOptions,
+) -> Result<Summary<K>, BtydError> {
+    let (rows, excluded) = collect(transactions, options)?;
+    let end = options.end_index();
+    let mut customers = Vec::new();
+    let mut it = rows.into_iter().peekable();
+    while let Some((key, first, _, first_at)) = it.next() {
+        let mut last = first;
+        let mut periods = 0u32;
+        let mut repeat_sum = Decimal::ZERO;
+        while let Some(next) = it.next_if(|n| n.0 == key) {
+            if next.1 != last {
+                periods += 1;
+                last = next.1;
+            }
+            if next.1 != first {
+                repeat_sum = repeat_sum.checked_add(next.2).ok_or(BtydError::Overflow)?;
+            }
+        }
+        let monetary_value = if periods == 0 {
+            Decimal::ZERO
+        } else {
+            repeat_sum
+                .checked_div(Decimal::from(periods))
+                .ok_or(BtydError::Overflow)?
+        };
+        customers.push(CustomerSummary {
+            customer: key,
+            frequency: periods,
+            recency: to_u32("recency", last - first)?,
+            age: to_u32("age", end - first)?,
+            monetary_value,
+            first_purchase: first_at,
+        });
+    }
+    Ok(Summary {
+        customers,
+        options: *options,
+        excluded,
+    })
+}
+
+/// Summarises [`Purchase`](crate::domain::Purchase)s by customer, as
+/// [`summarize`] does for plain transactions.
+///
+/// Sales are the purchase events, with their amounts. Refunds are left out
+/// (and counted in [`Summary::excluded_transactions`]): a refund is not a
+/// purchase, and netting it into a period would give the spend model
+/// non-positive values; subtract refunds from the predicted value
+/// separately if they matter. All sales must be in one currency.
+///
+/// # Errors
+/// [`BtydError::MixedCurrencies`] when sales are in more than one
+/// currency; otherwise as [`summarize`].
+///
+/// # Example
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use crmkit::domain::{Currency, CustomerId, Money, Purchase, PurchaseId, PurchaseKind};
+/// use crmkit::metrics::btyd::summary::{from_purchases, SummaryOptions};
+/// use rust_decimal::Decimal;
+/// let at = |d| Utc.with_ymd_and_hms(2026, 3, d, 9, 0, 0).single().ok_or("invalid time");
+/// let eur = |cents| Money::new(Decimal::new(cents, 2), Currency::EUR);
+/// let ann = CustomerId::from_u128(1);
+/// let purchases = vec![
+///     Purchase::new(PurchaseId::from_u128(1), ann, at(1)?, PurchaseKind::Sale, eur(2000))?,
+///     Purchase::new(PurchaseId::from_u128(2), ann, at(4)?, PurchaseKind::Sale, eur(3000))?,
+///     Purchase::new(PurchaseId::from_u128(3), ann, at(5)?, PurchaseKind::Refund { of: None }, eur(3000))?,
+/// ];
+/// let end = Utc.with_ymd_and_hms(2026, 3, 11, 0, 0, 0).single().ok_or("invalid time")?;
+/// let summary = from_purchases(&purchases, &SummaryOptions::daily(end))?;
+/// let c = &summary.customers()[0];
+/// assert_eq!((c.customer, c.frequency, c.recency, c.age), (ann, 1, 3, 9));
+/// assert_eq!(c.monetary_value, Decimal::new(3000, 2));
+/// assert_eq!(summary.excluded_transactions(), 1);
+/// Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn from_purchases<'a>(
+    purchases: impl IntoIterator<Item = &'a crate::domain::Purchase>,
+    options: &SummaryOptions,
+) -> Result<Summary<crate::domain::CustomerId>, BtydError> {
+    let mut currency = None;
+    let mut refunds = 0;
+    let mut sales = Vec::new();
+    for p in purchases {
+        if p.is_refund() {
+            refunds += 1;
+            continue;
+        }
+        let amount = p.amount();
+        match currency {
+            None => currency = Some(amount.currency()),
+            Some(c) if c != amount.currency() => {
+                return Err(BtydError::MixedCurrencies {
+                    first: c.to_string(),
+                    other: amount.currency().to_string(),
+                });
+            }
+            Some(_) => {}
+        }
+        sales.push((p.customer(), p.occurred_at(), amount.amount()));
+    }
+    let mut summary = summarize(sales, options)?;
+    summary.excluded += refunds;
+    Ok(summary)
+}
+
+/// A customer's calibration summary and what they did in the holdout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalibrationHoldout<K> {
+    /// The summary over the calibration window.
+    pub calibration: CustomerSummary<K>,
+    /// Distinct purchase periods in the holdout window.
+    pub holdout_frequency: u32,
+    /// Mean summed amount of the holdout purchase periods (0 if none).
+    pub holdout_monetary_value: Decimal,
+}
+
+/// A calibration / holdout split for validating predictions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldoutSplit<K> {
+    /// Customers whose first purchase is in the calibration window, by key.
+    pub customers: Vec<CalibrationHoldout<K>>,
+    /// Length of the holdout window in periods (the `t` to predict for).
+    pub holdout_periods: u32,
+}
+
+/// Splits transactions at `calibration_end`: a summary of the calibration
+/// window `[.., calibration_end)` and, for those customers, the purchases in
+/// `[calibration_end, observation_end)`, as `lifetimes`'
+/// `calibration_and_holdout_data` does. Customers who first buy in the
+/// holdout are left out. Choose a `calibration_end` on a period boundary:
+/// a period cut in two counts on both sides.
+///
+/// # Errors
+/// [`BtydError::InvalidPeriod`] unless `calibration_end < observation_end`;
+/// otherwise as [`summarize`].
+///
+/// # Example
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use crmkit::metrics::btyd::summary::{calibration_holdout, SummaryOptions};
+/// use rust_decimal::Decimal;
+/// let at = |d| Utc.with_ymd_and_hms(2024, 3, d, 9, 0, 0).unwrap();
+/// let tx = [("a", at(1), Decimal::ONE), ("a", at(3), Decimal::TEN), ("a", at(12), Decimal::TWO)];
+/// let options = SummaryOptions::daily(Utc.with_ymd_and_hms(2024, 3, 15, 0, 0, 0).unwrap());
+/// let split = calibration_holdout(tx, &options, Utc.with_ymd_and_hms(2024, 3, 10, 0, 0, 0).unwrap())?;
+/// assert_eq!(split.holdout_periods, 5); // March 10 to 14
+/// let a = &split.customers[0];
+/// assert_eq!((a.calibration.frequency, a.calibration.age, a.holdout_frequency), (1, 8, 1));
+/// Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn calibration_holdout<K: Ord>(
+    transactions: impl IntoIterator<Item = (K, DateTime<Utc>, Decimal)>,
+    options: &SummaryOptions,
+    calibration_end: DateTime<Utc>,
+) -> Result<HoldoutSplit<K>, BtydError> {
+    if calibration_end >= options.observation_end {
+        return Err(BtydError::InvalidPeriod {
+            reason: "the calibration end must be before the observation end",
+        });
+    }
+    let cal_options = SummaryOptions {
+        period: options.period,
+        observation_end: calibration_end,
+    };
+    let (rows, _) = collect(transactions, options)?;
+    let mut calibration_rows = Vec::new();
+    let mut holdout: Vec<(usize, i64, Decimal)> = Vec::new();
+    // Rows are sorted by key then period: split each key's rows.
+    let mut keys_seen = 0usize;
+    let mut it = rows.into_iter().peekable();
+    while let Some(row) = it.next() {
+        let mut group = vec![row];
+        while let Some(n) = it.next_if(|n| group.first().is_some_and(|g| g.0 == n.0)) {
+            group.push(n);
+        }
+        if !group.iter().any(|r| r.3 < calibration_end) {
+            continue;
+        }
+        for (key, p, amount, at) in group {
+            if at < calibration_end {
+                calibration_rows.push((key, at, amount));
+            } else {
+                holdout.push((keys_seen, p, amount));
+            }
+        }
+        keys_seen += 1;
+    }
+    let summary = summarize(calibration_rows, &cal_options)?;
+    let mut customers = Vec::with_capacity(summary.customers.len());
+    let mut h = holdout.into_iter().peekable();
+    for (i, calibration) in summary.customers.into_iter().enumerate() {
+        let mut periods = 0u32;
+        let mut last = None;
+        let mut sum = Decimal::ZERO;
+        while let Some((_, p, amount)) = h.next_if(|r| r.0 == i) {
+            if last != Some(p) {
+                periods += 1;
+                last = Some(p);
+            }
+            sum = sum.checked_add(amount).ok_or(BtydError::Overflow)?;
+        }
+        let holdout_monetary_value = if periods == 0 {
+            Decimal::ZERO
+        } else {
+            sum.checked_div(Decimal::from(periods))
+                .ok_or(BtydError::Overflow)?
+        };
+        customers.push(CalibrationHoldout {
+            calibration,
+            holdout_frequency: periods,
+            holdout_monetary_value,
+        });
+    }
+    let holdout_periods = to_u32("holdout", options.end_index() - cal_options.end_index())?;
+    Ok(HoldoutSplit {
+        customers,
+        holdout_periods,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 1, d, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn daily_periods_are_utc_days() {
+        let p = TimeDelta::days(1);
+        assert_eq!(period_index(p, at(2, 0)) - period_index(p, at(1, 23)), 1);
+        assert_eq!(period_index(p, at(1, 0)), period_index(p, at(1, 23)));
+        // Before the anchor, floor (not truncation).
+        let before = DateTime::<Utc>::UNIX_EPOCH;
+        assert_eq!(period_index(p, before), -4);
+        assert_eq!(period_index(p, before - TimeDelta::nanoseconds(1)), -5);
+    }
+
+    #[test]
+    fn weekly_periods_start_on_monday() {
+        let p = TimeDelta::weeks(1);
+        // 2024-01-01 is a Monday, 2024-01-07 a Sunday.
+        assert_eq!(period_index(p, at(1, 0)), period_index(p, at(7, 23)));
+        assert_eq!(period_index(p, at(8, 0)), period_index(p, at(7, 23)) + 1);
+    }
+
+    #[test]
+    fn summary_by_hand() {
+        let tx = vec![
+            ("b", at(5, 10), Decimal::from(7)),
+            ("a", at(1, 9), Decimal::from(10)),
+            ("a", at(3, 9), Decimal::from(4)),
+            ("a", at(3, 20), Decimal::from(6)),
+            ("a", at(6, 9), Decimal::from(20)),
+            ("a", at(20, 9), Decimal::from(99)), // after the end
+        ];
+        let s = summarize(tx, &SummaryOptions::daily(at(11, 0))).unwrap();
+        assert_eq!(s.excluded_transactions(), 1);
+        let a = &s.customers()[0];
+        // days 1, 3, 6 → x = 2, t_x = 5, T = 10 - 1 = 9,
+        // monetary = ((4 + 6) + 20) / 2 = 15.
+        assert_eq!(a.customer, "a");
+        assert_eq!((a.frequency, a.recency, a.age), (2, 5, 9));
+        assert_eq!(a.monetary_value, Decimal::from(15));
+        let b = &s.customers()[1];
+        assert_eq!((b.frequency, b.recency, b.age), (0, 0, 5));
+        assert_eq!(b.monetary_value, Decimal::ZERO);
+    }
+
+    #[test]
+    fn negative_amounts_are_rejected() {
+        let tx = vec![("a", at(1, 0), Decimal::from(-1))];
+        assert!(matches!(
+            summarize(tx, &SummaryOptions::daily(at(5, 0))),
+            Err(BtydError::NegativeAmount { index: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn purchases_in_two_currencies_are_rejected() {
+        use crate::domain::{Currency, CustomerId, Money, Purchase, PurchaseId, PurchaseKind};
+        let p = |id, c| {
+            Purchase::new(
+                PurchaseId::from_u128(id),
+                CustomerId::from_u128(1),
+                at(1, 0),
+                PurchaseKind::Sale,
+                Money::new(Decimal::ONE, c),
+            )
+            .unwrap()
+        };
+        let purchases = [p(1, Currency::EUR), p(2, Currency::USD)];
+        assert!(matches!(
+            from_purchases(&purchases, &SummaryOptions::daily(at(5, 0))),
+            Err(BtydError::MixedCurrencies { .. })
+        ));
+    }
+
+    #[test]
+    fn holdout_split_by_hand() {
+        let tx = vec![
+            ("a", at(1, 9), Decimal::from(1)),
+            ("a", at(4, 9), Decimal::from(3)),
+            ("a", at(12, 9), Decimal::from(5)),
+            ("a", at(12, 19), Decimal::from(5)),
+            ("a", at(14, 9), Decimal::from(2)),
+            ("b", at(12, 9), Decimal::from(8)), // first buys in the holdout
+            ("c", at(2, 9), Decimal::from(8)),
+        ];
+        let split = calibration_holdout(tx, &SummaryOptions::daily(at(16, 0)), at(10, 0)).unwrap();
+        // Calibration days 1..=9, holdout days 10..=15: 6 periods.
+        assert_eq!(split.holdout_periods, 6);
+        assert_eq!(split.customers.len(), 2);
+        let a = &split.customers[0];
+        assert_eq!(
+            (
+                a.calibration.frequency,
+                a.calibration.recency,
+                a.calibration.age
+            ),
+            (1, 3, 8)
+        );
+        // Holdout periods: day 12 (5 + 5) and day 14 (2): mean 6.
+        assert_eq!(a.holdout_frequency, 2);
+        assert_eq!(a.holdout_monetary_value, Decimal::from(6));
+        assert_eq!(split.customers[1].calibration.customer, "c");
+        assert_eq!(split.customers[1].holdout_frequency, 0);
+    }
+}
