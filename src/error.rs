@@ -174,6 +174,9 @@ pub enum Error {
     /// Follow-up planning, the outbox or the dispatcher failed.
     #[error(transparent)]
     Outreach(#[from] crate::outreach::OutreachError),
+    /// A relationship or value metric (retention, revenue, cohort, CLV, RFM) failed.
+    #[error(transparent)]
+    Relationship(#[from] crate::metrics::activity::RelationshipError),
 }
 
 /// `Result` with crmkit's [`Error`].

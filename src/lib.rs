@@ -43,7 +43,8 @@
 //! - `synth`: `crmkit::synth`, a deterministic (seeded) generator of
 //!   synthetic data for examples, tests and benchmarks, and
 //!   `crmkit::metrics::btyd::simulate`, which draws customers and
-//!   transactions from the BG/NBD and Gamma-Gamma processes.
+//!   transactions from the BG/NBD and Gamma-Gamma processes, and
+//!   `crmkit::synth_purchases`, purchase ledgers for the value metrics.
 
 #![deny(missing_docs, unused_results)]
 #![forbid(unsafe_code)]
@@ -60,6 +61,9 @@ pub mod outreach;
 pub mod store;
 #[cfg(feature = "synth")]
 pub mod synth;
+#[cfg(feature = "synth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "synth")))]
+pub mod synth_purchases;
 
 pub use error::{Error, Result};
 

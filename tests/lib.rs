@@ -18,3 +18,4 @@ mod store_sqlite;
 mod survey_metrics;
 
 mod btyd;
+mod relationship;

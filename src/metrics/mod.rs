@@ -6,8 +6,10 @@
 //! counts it came from.
 
 pub mod accumulator;
+pub mod activity;
 pub mod btyd;
 pub mod ces;
+pub mod cohort;
 pub mod columnar;
 pub mod csat;
 pub mod group;
@@ -16,5 +18,9 @@ pub mod latest;
 pub mod nps;
 pub mod rate;
 pub mod response;
+pub mod retention;
+pub mod revenue;
+pub mod rfm;
 pub mod score;
 pub mod service;
+pub mod value;
