@@ -16,7 +16,7 @@ use crmkit::metrics::activity::TransactionKind;
 use crmkit::metrics::cohort::{CohortSpec, PurchaseCohortAccumulator};
 use crmkit::metrics::rfm::{RfmAccumulator, SegmentTable};
 use crmkit::metrics::value::ValueAccumulator;
-use crmkit::synth_purchases::{PurchaseSpec, purchases};
+use crmkit::synth::purchases::{PurchaseSpec, purchases};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

@@ -44,7 +44,7 @@
 //!   synthetic data for examples, tests and benchmarks, and
 //!   `crmkit::metrics::btyd::simulate`, which draws customers and
 //!   transactions from the BG/NBD and Gamma-Gamma processes, and
-//!   `crmkit::synth_purchases`, purchase ledgers for the value metrics.
+//!   `crmkit::synth::purchases`, purchase ledgers for the value metrics.
 
 #![deny(missing_docs, unused_results)]
 #![forbid(unsafe_code)]
@@ -61,9 +61,6 @@ pub mod outreach;
 pub mod store;
 #[cfg(feature = "synth")]
 pub mod synth;
-#[cfg(feature = "synth")]
-#[cfg_attr(docsrs, doc(cfg(feature = "synth")))]
-pub mod synth_purchases;
 
 pub use error::{Error, Result};
 

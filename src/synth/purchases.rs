@@ -80,7 +80,7 @@ fn bad(parameter: &'static str, value: f64, range: &'static str) -> Relationship
 ///
 /// # Example
 /// ```
-/// use crmkit::synth_purchases::{PurchaseSpec, purchases};
+/// use crmkit::synth::purchases::{PurchaseSpec, purchases};
 /// let spec = PurchaseSpec { customers: 100, ..PurchaseSpec::w2() };
 /// let ledger = purchases(&spec)?;
 /// assert!(ledger.len() > 500);
