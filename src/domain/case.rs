@@ -463,7 +463,10 @@ fn check_actor(event: &CaseEvent) -> Result<(), ValidationError> {
     }
 }
 
-fn next_status(
+/// The status after `kind` in status `from` (`None`: not created yet), by
+/// the transition table on [`Case`]. Also used by the service metrics,
+/// which replay raw event lists.
+pub(crate) fn next_status(
     from: Option<CaseStatus>,
     kind: &CaseEventKind,
 ) -> Result<CaseStatus, ValidationError> {

@@ -33,6 +33,7 @@ mod version;
 pub mod strategy;
 
 pub use calendar::*;
+pub(crate) use case::next_status as case_status_after;
 pub use case::*;
 pub use channel::*;
 pub use customer::*;

@@ -362,33 +362,7 @@ impl Replay {
 /// The status after `kind` in status `from`, by the table of
 /// [`Case`]; `None` if the event is not allowed.
 fn next_status(from: CaseStatus, kind: &CaseEventKind) -> Option<CaseStatus> {
-    use CaseStatus::*;
-    let working = matches!(from, New | Open | Pending | OnHold);
-    Some(match kind {
-        CaseEventKind::Created { .. } => return None,
-        CaseEventKind::PublicReply if working => Pending,
-        CaseEventKind::CustomerReply if working => match from {
-            New | OnHold => from,
-            _ => Open,
-        },
-        CaseEventKind::BotReply if working => from,
-        CaseEventKind::EscalatedToHuman if working => Open,
-        CaseEventKind::PrivateNote if from != Closed => from,
-        CaseEventKind::Assigned { .. } if from != Closed => {
-            if from == New {
-                Open
-            } else {
-                from
-            }
-        }
-        CaseEventKind::StatusChanged { to } if working && matches!(to, Open | Pending | OnHold) => {
-            *to
-        }
-        CaseEventKind::Solved if working => Solved,
-        CaseEventKind::Reopened if from == Solved => Open,
-        CaseEventKind::Closed if from != Closed => Closed,
-        _ => return None,
-    })
+    crate::domain::case_status_after(Some(from), kind).ok()
 }
 
 fn kind_name(kind: &CaseEventKind) -> &'static str {
