@@ -10,6 +10,8 @@
 //! They run on any executor (or none: a store's futures can be driven by a
 //! blocking adapter); they hold no lock across an await.
 
+pub mod relationship;
+
 use std::collections::HashSet;
 use std::hash::Hash;
 
@@ -34,6 +36,9 @@ pub enum AnalyticsError {
     /// A response could not be pushed (another scale, a bad weight).
     #[error(transparent)]
     Metric(#[from] MetricError),
+    /// A relationship or value metric rejected its input or had no data.
+    #[error(transparent)]
+    Relationship(#[from] crate::metrics::activity::RelationshipError),
 }
 
 /// Pushes the responses of `survey` recorded in `period` into
