@@ -10,6 +10,8 @@
 //! They run on any executor (or none: a store's futures can be driven by a
 //! blocking adapter); they hold no lock across an await.
 
+pub mod service;
+
 use std::collections::HashSet;
 use std::hash::Hash;
 
@@ -34,6 +36,9 @@ pub enum AnalyticsError {
     /// A response could not be pushed (another scale, a bad weight).
     #[error(transparent)]
     Metric(#[from] MetricError),
+    /// A case's service metrics or SLA status could not be computed.
+    #[error(transparent)]
+    Service(#[from] crate::metrics::service::ServiceError),
 }
 
 /// Pushes the responses of `survey` recorded in `period` into
