@@ -11,6 +11,7 @@
 //! blocking adapter); they hold no lock across an await.
 
 pub mod relationship;
+pub mod service;
 
 use std::collections::HashSet;
 use std::hash::Hash;
@@ -39,6 +40,9 @@ pub enum AnalyticsError {
     /// A relationship or value metric rejected its input or had no data.
     #[error(transparent)]
     Relationship(#[from] crate::metrics::activity::RelationshipError),
+    /// A case's service metrics or SLA status could not be computed.
+    #[error(transparent)]
+    Service(#[from] crate::metrics::service::ServiceError),
 }
 
 /// Pushes the responses of `survey` recorded in `period` into
