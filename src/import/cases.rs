@@ -271,17 +271,7 @@ impl<R: Read> CaseRecords<R> {
     /// # Errors
     /// An [`ImportError`] that stopped the reading.
     pub fn collect_batch(self) -> Result<Batch<Case>, ImportError> {
-        let mut batch = Batch {
-            valid: Vec::new(),
-            rejected: Vec::new(),
-        };
-        for p in self {
-            match p? {
-                Parsed::Valid { value, .. } => batch.valid.push(value),
-                Parsed::Rejected(r) => batch.rejected.push(r),
-            }
-        }
-        Ok(batch)
+        Batch::collect(self)
     }
 
     /// Moves the case being built to the output.

@@ -373,6 +373,26 @@ pub struct Batch<T> {
     pub rejected: Vec<Rejection>,
 }
 
+impl<T> Batch<T> {
+    /// Sorts parsed rows into valid records and rejections, in file order;
+    /// stops at the first error that ends the reading.
+    pub(crate) fn collect(
+        rows: impl IntoIterator<Item = Result<Parsed<T>, ImportError>>,
+    ) -> Result<Self, ImportError> {
+        let mut batch = Batch {
+            valid: Vec::new(),
+            rejected: Vec::new(),
+        };
+        for p in rows {
+            match p? {
+                Parsed::Valid { value, .. } => batch.valid.push(value),
+                Parsed::Rejected(r) => batch.rejected.push(r),
+            }
+        }
+        Ok(batch)
+    }
+}
+
 /// A record kind that can be read from one CSV row.
 pub trait Importable: Sized + private::Sealed {
     /// The kind of file.
@@ -731,17 +751,7 @@ impl<T: Importable, R: Read> CsvRecords<T, R> {
     /// # Errors
     /// An [`ImportError`] that stopped the reading.
     pub fn collect_batch(self) -> Result<Batch<T>, ImportError> {
-        let mut batch = Batch {
-            valid: Vec::new(),
-            rejected: Vec::new(),
-        };
-        for p in self {
-            match p? {
-                Parsed::Valid { value, .. } => batch.valid.push(value),
-                Parsed::Rejected(r) => batch.rejected.push(r),
-            }
-        }
-        Ok(batch)
+        Batch::collect(self)
     }
 }
 
