@@ -217,3 +217,11 @@ impl From<ValidationError> for OutreachError {
         Self::InvalidRules(e)
     }
 }
+
+impl From<crate::store::StoreError> for OutreachError {
+    /// A store failure under an outbox operation (the store-backed outboxes
+    /// run in the store's own unit of work).
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Backend(Box::new(e))
+    }
+}

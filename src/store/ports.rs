@@ -273,7 +273,9 @@ fn reassign_kind<R: Record, X: Transaction>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ErasureReport {
-    /// Records whose personal data was replaced, the customer included.
+    /// Records whose personal data was replaced, the customer included
+    /// (and the customer's outbox entries that changed, in a store that is
+    /// also an outbox).
     pub records: usize,
 }
 
@@ -304,6 +306,7 @@ pub fn erase_customer_in<X: Transaction>(
         records += 1;
     }
     records += erase_records(tx, id, at)?;
+    records += tx.erase_outbox(id, at)?;
     tx.erased();
     Ok(ErasureReport { records })
 }
