@@ -647,3 +647,44 @@ fn erasing_a_customer_skips_their_pending_follow_ups_in_both_stores() -> R {
     check(&SqliteStore::open(dir.path().join("crm.db"))?)?;
     Ok(())
 }
+
+// ---------------------------------------------------------------- migration
+
+#[test]
+fn a_schema_1_database_upgrades_to_the_outbox_and_keeps_its_records() -> R {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("crm.db");
+    let (customers, tasks) = plan(1);
+    {
+        let store = SqliteStore::open(&db)?;
+        let _ = block_on(store.create_customer(customers[0].clone()))?;
+    }
+    {
+        // Turn the file back into what crmkit wrote before the outbox
+        // existed: migration 1 only (its SQL is unchanged since).
+        let conn = rusqlite::Connection::open(&db)?;
+        conn.execute_batch(
+            "BEGIN; DROP TABLE outbox; DELETE FROM crmkit_migrations WHERE version = 2; \
+             PRAGMA user_version = 1; COMMIT; PRAGMA wal_checkpoint(TRUNCATE);",
+        )?;
+    }
+    let store = SqliteStore::open(&db)?;
+    assert_eq!(
+        block_on(store.get_customer(customers[0].id()))?.into_inner(),
+        customers[0]
+    );
+    let r = block_on(store.insert(tasks.clone()))?;
+    assert_eq!(r.inserted, 1);
+    drop(store);
+    let conn = rusqlite::Connection::open(&db)?;
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM crmkit_migrations ORDER BY version")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    assert_eq!(versions, vec![1, 2]);
+    let user_version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    assert_eq!(user_version, 2);
+    let rows: i64 = conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+    assert_eq!(rows, 1);
+    Ok(())
+}
