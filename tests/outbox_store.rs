@@ -32,7 +32,7 @@ fn customer(n: u128) -> Customer {
     Customer::builder(CustomerId::from_u128(n), CustomerKind::Individual, since)
         .display_name(format!("Customer {n}"))
         .contact_point(ContactPoint::new(
-            ContactValue::Email(EmailAddress::new(&format!("c{n}@example.com")).expect("email")),
+            ContactValue::Email(EmailAddress::new(format!("c{n}@example.com")).expect("email")),
             true,
             None,
         ))
@@ -161,19 +161,17 @@ impl<S: OutboxStore> OutboxStore for DiesBeforeRecording<'_, S> {
     ) -> impl Future<Output = Result<Versioned<OutboxEntry>, OutreachError>> + Send {
         self.0.update(e, v)
     }
-    fn record_sent(
+    async fn record_sent(
         &self,
         _key: IdempotencyKey,
         _expected: Version,
         _receipt: Receipt,
         _at: DateTime<Utc>,
         _interaction: Option<Interaction>,
-    ) -> impl Future<Output = Result<Versioned<OutboxEntry>, OutreachError>> + Send {
-        async {
-            Err(OutreachError::backend(
-                "the process stopped before recording",
-            ))
-        }
+    ) -> Result<Versioned<OutboxEntry>, OutreachError> {
+        Err(OutreachError::backend(
+            "the process stopped before recording",
+        ))
     }
 }
 
@@ -323,7 +321,6 @@ fn a_process_that_stops_between_sending_and_recording_sends_the_same_message_aga
     assert_eq!(recorded[0].id(), InteractionId::from_uuid(key.as_uuid()));
     assert_eq!(recorded[0].direction(), Direction::Outbound);
     // Once recorded, never handed over again, also after reopening.
-    drop(d);
     drop(store);
     let store = SqliteStore::open(&db)?;
     let directory = StoreDirectory(&store);

@@ -19,7 +19,11 @@
 //!    the [`Dispatcher`] re-checks consent at send time, hands each message
 //!    to the [`Transport`] ([`transport`]) at least once and always under its
 //!    one key, and records the outbound interaction when the transport
-//!    confirms.
+//!    confirms. The stores are outboxes too
+//!    ([`MemoryStore`](crate::store::memory::MemoryStore), the SQLite
+//!    store): the receipt and the interaction on the customer's history
+//!    are then written in one transaction, and erasing a customer skips
+//!    their pending follow-ups.
 //! 4. [`ClosedLoopReport`] ([`metrics`]): share of detractors contacted
 //!    within target, time to follow-up, recovery of the next score.
 //!

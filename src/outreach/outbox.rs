@@ -30,6 +30,31 @@
 //! - **Due entries** are those in `planned`, retryable `failed` or
 //!   `sending` whose `not_before` is at or before the given instant, in
 //!   order of `not_before`, then key.
+//! - **Claims.** A dispatcher claims an entry by [`OutboxStore::update`]
+//!   from the version it read to `sending`; of several dispatchers that
+//!   read the same version, exactly one succeeds and the others get
+//!   [`OutreachError::Conflict`] and leave the entry alone. No separate
+//!   claim operation is needed.
+//! - **Erasure.** A store that also holds the customers (as
+//!   [`MemoryStore`](crate::store::memory::MemoryStore) and the SQLite
+//!   store do) applies [`OutboxEntry::erase_personal`] to the customer's
+//!   entries in the same unit of work as the erasure, so nothing pending is
+//!   handed over for an erased customer.
+//!
+//! # Which outbox
+//!
+//! - [`MemoryStore`](crate::store::memory::MemoryStore) and
+//!   `store::sqlite::SqliteStore` (feature `sqlite`) are outboxes
+//!   themselves: entries live beside the customers and their history, the
+//!   outbound interaction of a receipt goes into the store's own
+//!   interactions in the receipt's transaction, and erasure reaches the
+//!   outbox. Use these when crmkit's store holds your customers.
+//! - [`MemoryOutbox`] is a stand-alone outbox for when customers and
+//!   history live elsewhere (your own database behind a
+//!   [`CustomerDirectory`]): it keeps the recorded interactions for you to
+//!   copy ([`MemoryOutbox::recorded_interactions`]), and its contents are
+//!   lost when it is dropped. It is also the simplest reference of the
+//!   contract.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -333,8 +358,11 @@ pub trait OutboxStore: Send + Sync {
     ) -> impl Future<Output = Result<Versioned<OutboxEntry>, OutreachError>> + Send;
 }
 
-/// The reference [`OutboxStore`]: entries and recorded interactions in
-/// `BTreeMap`s behind one lock.
+/// A stand-alone [`OutboxStore`]: entries and recorded interactions in
+/// `BTreeMap`s behind one lock, for applications whose customers and
+/// history live outside crmkit's stores (see "Which outbox" in the
+/// [module docs](self); when the customers are in a crmkit store, use the
+/// store itself as the outbox).
 #[derive(Debug, Default)]
 pub struct MemoryOutbox {
     state: Mutex<MemoryState>,

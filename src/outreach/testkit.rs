@@ -5,7 +5,10 @@
 //! [`outbox`](super::outbox) module docs: idempotent inserts, one task per
 //! key, all-or-nothing bulk inserts, version conflicts, the state workflow
 //! (nothing after `sent`), the atomic receipt with its interaction, due
-//! ordering and limits. It uses fresh random ids, so it can run against a
+//! ordering and limits. [`store_backed_outbox`] checks what a store that is
+//! also an outbox adds: the interaction of a receipt lands in the store's
+//! history in the same transaction, and erasure skips the customer's
+//! pending entries. Both use fresh random ids, so they can run against a
 //! store that already holds data.
 //!
 //! # Example

@@ -67,7 +67,7 @@ enum Undo {
     },
     Outbox {
         key: IdempotencyKey,
-        before: Option<Versioned<OutboxEntry>>,
+        before: Option<Box<Versioned<OutboxEntry>>>,
     },
 }
 
@@ -160,7 +160,7 @@ impl MemoryTx<'_> {
                 }
                 Undo::Outbox { key, before } => {
                     let _ = match before {
-                        Some(e) => self.state.outbox.insert(key, e),
+                        Some(e) => self.state.outbox.insert(key, *e),
                         None => self.state.outbox.remove(&key),
                     };
                 }
@@ -171,7 +171,7 @@ impl MemoryTx<'_> {
     /// Stores an outbox entry, remembering the previous one for rollback.
     fn set_outbox(&mut self, entry: Versioned<OutboxEntry>) {
         let key = entry.value().key();
-        let before = self.state.outbox.insert(key, entry);
+        let before = self.state.outbox.insert(key, entry).map(Box::new);
         self.undo.push(Undo::Outbox { key, before });
     }
 
