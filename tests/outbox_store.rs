@@ -685,3 +685,70 @@ fn a_schema_1_database_upgrades_to_the_outbox_and_keeps_its_records() -> R {
     assert_eq!(rows, 1);
     Ok(())
 }
+
+fn any_state() -> impl Strategy<Value = TaskState> {
+    let now = t(NOW);
+    prop_oneof![
+        Just(TaskState::Planned),
+        Just(TaskState::Sending { since: now }),
+        (any::<bool>(), "[a-z@. ]{0,12}")
+            .prop_map(|(retryable, error)| TaskState::Failed { retryable, error }),
+        Just(TaskState::Failed {
+            retryable: false,
+            error: "<erased>".into()
+        }),
+        Just(TaskState::Sent {
+            receipt: Receipt {
+                reference: "r".into(),
+                accepted_at: now
+            },
+            recorded_at: now
+        }),
+        Just(TaskState::Skipped {
+            reason: SkipReason::ConsentWithdrawn,
+            at: now
+        }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn erasure_leaves_nothing_to_send_and_no_error_text(
+        state in any_state(),
+        attempts in 0u32..9,
+        minutes in 0i64..100_000,
+    ) {
+        let (_, tasks) = plan(1);
+        let mut e = OutboxEntry::planned(tasks[0].clone());
+        e.state = state.clone();
+        e.attempts = attempts;
+        let before = e.clone();
+        let at = t(NOW) + Duration::minutes(minutes);
+        let changed = e.erase_personal(at);
+        // Nothing of an erased customer is ever due again.
+        prop_assert!(e.state.is_terminal());
+        prop_assert!(!e.is_due(at + Duration::days(3650)));
+        // The planned task, the attempts and not_before stay.
+        prop_assert_eq!(&e.task, &before.task);
+        prop_assert_eq!(e.attempts, before.attempts);
+        prop_assert_eq!(e.not_before, before.not_before);
+        match &state {
+            TaskState::Planned | TaskState::Sending { .. } | TaskState::Failed { retryable: true, .. } => {
+                prop_assert!(changed);
+                prop_assert_eq!(&e.state, &TaskState::Skipped { reason: SkipReason::CustomerErased, at });
+            }
+            TaskState::Failed { retryable: false, error } => {
+                prop_assert_eq!(changed, error != "<erased>");
+                prop_assert_eq!(&e.state, &TaskState::Failed { retryable: false, error: "<erased>".into() });
+            }
+            _ => {
+                prop_assert!(!changed);
+                prop_assert_eq!(&e, &before);
+            }
+        }
+        // Erasing again changes nothing.
+        let again = e.clone();
+        prop_assert!(!e.erase_personal(at + Duration::days(1)));
+        prop_assert_eq!(e, again);
+    }
+}
