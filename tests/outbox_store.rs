@@ -108,6 +108,8 @@ impl Transport for Recording {
         key: IdempotencyKey,
     ) -> impl Future<Output = Result<Receipt, TransportError>> + Send {
         let _ = self.calls.fetch_add(1, Ordering::SeqCst);
+        // A slow provider: the racing dispatchers overlap for sure.
+        std::thread::sleep(std::time::Duration::from_micros(300));
         {
             let mut seen = self.seen.lock().expect("lock");
             let slot = seen.entry(key).or_insert_with(|| (message.clone(), 0));
@@ -401,6 +403,11 @@ fn check_race(
     }
     assert_eq!(outcome.sent, tasks.len());
     assert_eq!(interactions, tasks.len());
+    eprintln!(
+        "race over {} entries: {} claims lost on a version",
+        tasks.len(),
+        outcome.conflicts
+    );
     // Every loser lost on a version; a loser never reached the transport.
     assert!(
         outcome.conflicts <= tasks.len() * 3 * 8,
@@ -581,6 +588,12 @@ impl OutboxStore for SqliteHandle<'_> {
     ) -> impl Future<Output = Result<Versioned<OutboxEntry>, OutreachError>> + Send {
         delegate!(self, record_sent(key, expected, receipt, at, interaction))
     }
+}
+
+#[test]
+fn racing_dispatchers_on_the_memory_store_and_outbox_send_each_entry_once() {
+    race_on_memory_store(20, 4);
+    race_on_memory_outbox(20, 4);
 }
 
 #[test]
