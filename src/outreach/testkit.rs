@@ -397,7 +397,8 @@ fn follow_up(id: InteractionId, customer: CustomerId, at: DateTime<Utc>) -> Inte
 /// erasing a customer skips their pending entries, redacts the error text
 /// of a permanent failure and keeps sent entries, in the erasure's unit of
 /// work (a unit of work that fails after [`Transaction::erase_outbox`]
-/// changes nothing). Run [`outbox_store`] on it too.
+/// changes nothing); an export holds the customer's entries. Run
+/// [`outbox_store`] on it too.
 ///
 /// [`MemoryStore`]: crate::store::memory::MemoryStore
 ///
@@ -533,6 +534,18 @@ pub async fn store_backed_outbox<S: OutboxStore + UnitOfWork>(store: &S) -> Outc
     ensure!(
         again == before,
         "a rolled-back erasure changed the outbox: {before:?} -> {again:?}"
+    );
+
+    // The right of access includes the customer's outbox entries.
+    let export = store
+        .export_customer(other.customer())
+        .await
+        .map_err(|e| Failure(format!("export_customer: {e}")))?;
+    let untouched_entry = store.get(other.key()).await?;
+    ensure!(
+        export.outbox == vec![untouched_entry],
+        "an export must hold exactly the customer's outbox entries, got {:?}",
+        export.outbox
     );
 
     // Erasure: pending -> skipped, permanent failure redacted, sent kept.

@@ -340,6 +340,19 @@ impl Transaction for MemoryTx<'_> {
         }
         Ok(n)
     }
+
+    fn export_outbox(
+        &mut self,
+        customer: CustomerId,
+    ) -> Result<Vec<Versioned<OutboxEntry>>, StoreError> {
+        Ok(self
+            .state
+            .outbox
+            .values()
+            .filter(|e| e.value().task.customer() == customer)
+            .cloned()
+            .collect())
+    }
 }
 
 /// The memory store is also an outbox: entries live beside the records, and

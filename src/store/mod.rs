@@ -109,7 +109,8 @@
 //!   (both shipped stores are) skips the customer's pending follow-ups in
 //!   the same unit of work ([`Transaction::erase_outbox`]).
 //! - **Export** returns everything stored about one customer as one serde
-//!   document (the right of access).
+//!   document (the right of access), outbox entries included in a store
+//!   that is an outbox.
 //! - **Merge** re-points every record of one customer to another, combines
 //!   the two customer records, and removes the absorbed one, in one unit of
 //!   work: nothing is lost.
@@ -452,6 +453,21 @@ pub trait Transaction {
     ) -> Result<usize, StoreError> {
         let _ = (customer, at);
         Ok(0)
+    }
+
+    /// Every outbox entry of `customer` held in this store, by key, for
+    /// [`export_customer_in`] (the right of access). The default returns
+    /// none: a store that does not implement
+    /// [`OutboxStore`](crate::outreach::OutboxStore) holds no entries.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn export_outbox(
+        &mut self,
+        customer: CustomerId,
+    ) -> Result<Vec<Versioned<crate::outreach::OutboxEntry>>, StoreError> {
+        let _ = customer;
+        Ok(Vec::new())
     }
 
     /// Every record matching `query` (inside a unit of work, where the

@@ -615,4 +615,11 @@ impl Transaction for SqliteTx<'_> {
     ) -> Result<usize, StoreError> {
         outbox::erase(self, customer, at)
     }
+
+    fn export_outbox(
+        &mut self,
+        customer: CustomerId,
+    ) -> Result<Vec<Versioned<crate::outreach::OutboxEntry>>, StoreError> {
+        self.outbox_for_customer(customer)
+    }
 }

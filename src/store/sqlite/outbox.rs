@@ -71,7 +71,7 @@ impl SqliteTx<'_> {
         Ok(out)
     }
 
-    fn outbox_for_customer(
+    pub(super) fn outbox_for_customer(
         &self,
         customer: CustomerId,
     ) -> Result<Vec<Versioned<OutboxEntry>>, StoreError> {
