@@ -1,0 +1,606 @@
+//! The columnar kernel of the value metrics (RFM, historical CLV, purchase
+//! cohorts): dense per-customer state and exact integer money.
+//!
+//! - [`DenseMap`] gives every customer a dense index `0..n` (one fast hash
+//!   lookup of the UUID per row, in first-seen order) and keeps their state
+//!   in one flat `Vec`, so a batch is a pass that looks up indexes and a
+//!   pass that updates flat records, instead of a hash-map entry per row.
+//! - Money is exact integer *units* of `10^-scale` in `i128`, where `scale`
+//!   is the largest decimal scale the accumulator has seen: a `Decimal`
+//!   converts exactly (its 96-bit mantissa times a power of ten), sums are
+//!   checked `i128` additions (an overflow is the typed
+//!   [`RelationshipError::Overflow`], never a wrap), and results convert
+//!   back to a `Decimal` with the largest scale among the summed amounts,
+//!   exactly what checked `Decimal` additions would give.
+//! - Instants are `(seconds, nanoseconds)` pairs ([`At`]), ordered like
+//!   `DateTime<Utc>`.
+//!
+//! Memory: one index entry (id and `u32`) plus one state record per
+//! customer.
+
+use std::collections::hash_map::Entry;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use super::activity::{CustomerMap, RelationshipError, Transaction};
+use crate::domain::{Currency, CustomerId};
+
+/// Rows per block of the two-pass batch loops: the index pass of a block
+/// runs ahead of its update pass, so the lookups' cache misses overlap.
+pub(crate) const BLOCK: usize = 1024;
+
+pub(crate) fn overflow(operation: &'static str) -> RelationshipError {
+    RelationshipError::Overflow { operation }
+}
+
+/// Per-customer state in a flat `Vec`, indexed densely in first-seen order.
+#[derive(Debug, Clone)]
+pub(crate) struct DenseMap<S> {
+    index: CustomerMap<u32>,
+    ids: Vec<CustomerId>,
+    states: Vec<S>,
+}
+
+impl<S> Default for DenseMap<S> {
+    fn default() -> Self {
+        Self {
+            index: CustomerMap::default(),
+            ids: Vec::new(),
+            states: Vec::new(),
+        }
+    }
+}
+
+impl<S: Default> DenseMap<S> {
+    /// Reserves room for `additional` more customers.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.index.reserve(additional);
+        self.ids.reserve(additional);
+        self.states.reserve(additional);
+    }
+
+    /// The dense index of `customer`, with an empty state created if new.
+    ///
+    /// # Errors
+    /// [`RelationshipError::Overflow`] beyond `u32::MAX` customers.
+    #[inline]
+    pub(crate) fn slot(&mut self, customer: CustomerId) -> Result<u32, RelationshipError> {
+        let next = self.ids.len();
+        match self.index.entry(customer) {
+            Entry::Occupied(e) => Ok(*e.get()),
+            Entry::Vacant(v) => {
+                let i = u32::try_from(next).map_err(|_| overflow("customer count"))?;
+                let _ = v.insert(i);
+                self.ids.push(customer);
+                self.states.push(S::default());
+                Ok(i)
+            }
+        }
+    }
+
+    /// The state of `customer`, created empty if new.
+    ///
+    /// # Errors
+    /// As [`DenseMap::slot`].
+    pub(crate) fn entry(&mut self, customer: CustomerId) -> Result<&mut S, RelationshipError> {
+        let i = self.slot(customer)? as usize;
+        self.states.get_mut(i).ok_or(overflow("customer index"))
+    }
+
+    /// Fills `out` with the dense index of each customer of `customers`
+    /// (at most [`BLOCK`] of them), creating the new ones.
+    ///
+    /// # Errors
+    /// As [`DenseMap::slot`].
+    #[inline]
+    pub(crate) fn slots<'a>(
+        &mut self,
+        customers: impl Iterator<Item = CustomerId>,
+        out: &'a mut [u32; BLOCK],
+    ) -> Result<&'a [u32], RelationshipError> {
+        let mut n = 0;
+        for (dst, c) in out.iter_mut().zip(customers) {
+            *dst = self.slot(c)?;
+            n += 1;
+        }
+        Ok(out.get(..n).unwrap_or_default())
+    }
+}
+
+impl<S> DenseMap<S> {
+    /// Number of customers.
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The state of `customer`, if seen.
+    pub(crate) fn get(&self, customer: &CustomerId) -> Option<&S> {
+        self.index
+            .get(customer)
+            .and_then(|&i| self.states.get(i as usize))
+    }
+
+    /// Every customer with its state, in index order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&CustomerId, &S)> {
+        self.ids.iter().zip(&self.states)
+    }
+
+    /// The states, by dense index.
+    pub(crate) fn states(&self) -> &[S] {
+        &self.states
+    }
+
+    /// The states, by dense index, for updating.
+    pub(crate) fn states_mut(&mut self) -> &mut [S] {
+        &mut self.states
+    }
+}
+
+impl<S: PartialEq> PartialEq for DenseMap<S> {
+    /// The same customers with equal states, in any index order.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(c, s)| other.get(c) == Some(s))
+    }
+}
+
+impl<S: Eq> Eq for DenseMap<S> {}
+
+/// Number of shards of a [`Shards`] map (a power of two).
+pub(crate) const SHARDS: usize = 256;
+
+/// Batches shorter than this are applied row by row, without partitioning.
+const SMALL_BATCH: usize = 1 << 14;
+
+/// Rows partitioned at a time: bounds the records buffered by a batch
+/// (`CHUNK` records of at most 64 bytes) whatever the batch length.
+const CHUNK: usize = 1 << 22;
+
+/// The shard of a customer: a mix of the id independent of the bits the
+/// shard's hash table uses (its low bits and top seven bits).
+#[inline]
+pub(crate) fn shard_of(customer: &CustomerId) -> usize {
+    let v = customer.as_uuid().as_u128();
+    let x = (v as u64) ^ ((v >> 64) as u64).rotate_left(32);
+    (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize & (SHARDS - 1)
+}
+
+/// Per-customer state split into [`SHARDS`] dense maps by customer.
+///
+/// A large batch is processed in chunks of rows: each thread turns its
+/// part of the chunk into compact records (customer, exact integer
+/// amounts, seconds) appended to per-shard buffers, then each thread takes
+/// a contiguous range of shards and applies their records; a shard's index
+/// and states (a few thousand customers per million) stay in the core's
+/// cache, and each customer lives in exactly one shard, so no merge is
+/// needed. Rows of one customer are applied in input order, and the result
+/// (including every customer's index) does not depend on the thread count.
+///
+/// Each shard also has an `X` of its own (state keyed by the shard's dense
+/// indexes, such as per-customer-and-bucket sums).
+#[derive(Debug, Clone)]
+pub(crate) struct Shards<S, X = ()> {
+    shards: Vec<DenseMap<S>>,
+    extras: Vec<X>,
+}
+
+impl<S, X: Default> Default for Shards<S, X> {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| DenseMap::default()).collect(),
+            extras: (0..SHARDS).map(|_| X::default()).collect(),
+        }
+    }
+}
+
+impl<S: PartialEq> PartialEq for Shards<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.shards == other.shards
+    }
+}
+
+impl<S: Eq> Eq for Shards<S> {}
+
+impl<S, X> Shards<S, X> {
+    /// Each shard with its extra state.
+    pub(crate) fn parts(&self) -> impl Iterator<Item = (&DenseMap<S>, &X)> {
+        self.shards.iter().zip(&self.extras)
+    }
+
+    /// The extra state of shard `s`, for updating.
+    pub(crate) fn extra_mut(&mut self, s: usize) -> Option<&mut X> {
+        self.extras.get_mut(s)
+    }
+
+    /// Number of customers.
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(DenseMap::len).sum()
+    }
+
+    /// Every customer with its state, shard by shard.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&CustomerId, &S)> {
+        self.shards.iter().flat_map(DenseMap::iter)
+    }
+
+    /// Every state, shard by shard.
+    pub(crate) fn states_mut(&mut self) -> impl Iterator<Item = &mut S> {
+        self.shards.iter_mut().flat_map(DenseMap::states_mut)
+    }
+
+    /// Every state, shard by shard.
+    pub(crate) fn states(&self) -> impl Iterator<Item = &S> {
+        self.shards.iter().flat_map(DenseMap::states)
+    }
+
+    /// The shards.
+    pub(crate) fn shards(&self) -> &[DenseMap<S>] {
+        &self.shards
+    }
+}
+
+impl<S: Default + Send, X: Send> Shards<S, X> {
+    /// Reserves room for about `customers` more customers.
+    pub(crate) fn reserve(&mut self, customers: usize) {
+        let per = customers.div_ceil(SHARDS);
+        for s in &mut self.shards {
+            s.reserve(per);
+        }
+    }
+
+    /// The shard of `customer` and its dense index there, created if new.
+    ///
+    /// # Errors
+    /// As [`DenseMap::slot`].
+    pub(crate) fn slot(&mut self, customer: CustomerId) -> Result<(usize, u32), RelationshipError> {
+        let s = shard_of(&customer);
+        let shard = self.shards.get_mut(s).ok_or(overflow("shard index"))?;
+        Ok((s, shard.slot(customer)?))
+    }
+
+    /// The state of `customer`, created empty if new.
+    ///
+    /// # Errors
+    /// As [`DenseMap::slot`].
+    #[inline]
+    pub(crate) fn entry(&mut self, customer: CustomerId) -> Result<&mut S, RelationshipError> {
+        self.shards
+            .get_mut(shard_of(&customer))
+            .ok_or(overflow("shard index"))?
+            .entry(customer)
+    }
+
+    /// The shards, for updating.
+    pub(crate) fn shards_mut(&mut self) -> &mut [DenseMap<S>] {
+        &mut self.shards
+    }
+
+    /// Applies `apply` to the record of every row that `record` keeps, with
+    /// its customer's state and shard's extra state (see the type's docs for
+    /// how), the customer and their dense index in the shard.
+    ///
+    /// # Errors
+    /// The first error of `apply` (rows applied before it stay applied).
+    pub(crate) fn push_partitioned<T: Sync, R: Copy + Send + Sync>(
+        &mut self,
+        rows: &[T],
+        record: impl Fn(&T) -> Option<(CustomerId, R)> + Sync,
+        apply: impl Fn(&mut S, &mut X, &CustomerId, &R, u32) -> Result<(), RelationshipError> + Sync,
+    ) -> Result<(), RelationshipError> {
+        if rows.len() < SMALL_BATCH {
+            for row in rows {
+                if let Some((c, r)) = record(row) {
+                    let (s, i) = self.slot(c)?;
+                    let state = self
+                        .shards
+                        .get_mut(s)
+                        .and_then(|m| m.states.get_mut(i as usize));
+                    let (Some(state), Some(extra)) = (state, self.extras.get_mut(s)) else {
+                        return Err(overflow("customer index"));
+                    };
+                    apply(state, extra, &c, &r, i)?;
+                }
+            }
+            return Ok(());
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 16);
+        let mut parts: Vec<Vec<Vec<(CustomerId, R)>>> = (0..threads)
+            .map(|_| (0..SHARDS).map(|_| Vec::new()).collect())
+            .collect();
+        let per_shard = CHUNK.div_ceil(threads * SHARDS) * 5 / 4;
+        let per_thread = SHARDS.div_ceil(threads);
+        let failed = || overflow("aggregation worker");
+        let (record, apply) = (&record, &apply);
+        for chunk in rows.chunks(CHUNK) {
+            let part_rows = chunk.len().div_ceil(threads).max(1);
+            // Phase 1: each thread partitions its part of the chunk.
+            std::thread::scope(|scope| {
+                for (part, sub) in parts.iter_mut().zip(chunk.chunks(part_rows)) {
+                    let _ = scope.spawn(move || {
+                        for buf in part.iter_mut() {
+                            buf.clear();
+                            buf.reserve(per_shard);
+                        }
+                        for row in sub {
+                            if let Some((c, r)) = record(row)
+                                && let Some(buf) = part.get_mut(shard_of(&c))
+                            {
+                                buf.push((c, r));
+                            }
+                        }
+                    });
+                }
+            });
+            // Phase 2: each thread applies the records of its shards, in
+            // input order (part by part).
+            let parts = &parts;
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = self
+                    .shards
+                    .chunks_mut(per_thread)
+                    .zip(self.extras.chunks_mut(per_thread))
+                    .enumerate()
+                    .map(|(t, (chunk, extras))| {
+                        scope.spawn(move || -> Result<(), RelationshipError> {
+                            for (j, (shard, extra)) in
+                                chunk.iter_mut().zip(extras.iter_mut()).enumerate()
+                            {
+                                let s = t * per_thread + j;
+                                for part in parts {
+                                    for (c, r) in part.get(s).map_or(&[][..], Vec::as_slice) {
+                                        let i = shard.slot(*c)?;
+                                        let state = shard
+                                            .states
+                                            .get_mut(i as usize)
+                                            .ok_or(overflow("customer index"))?;
+                                        apply(state, extra, c, r, i)?;
+                                    }
+                                }
+                            }
+                            Ok(())
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .try_for_each(|h| h.join().unwrap_or(Err(failed())))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Powers of ten `10^0..=10^28` (a `Decimal` scale is at most 28).
+const POW10: [i128; 29] = {
+    let mut p = [1i128; 29];
+    let mut i = 1;
+    while i < 29 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
+/// `10^k`, if `k <= 28`.
+#[inline]
+pub(crate) fn pow10(k: u32) -> Option<i128> {
+    POW10.get(k as usize).copied()
+}
+
+/// `d` in integer units of `10^-scale`, exactly; `None` if `d` has more
+/// decimal places than `scale` or the result overflows `i128`.
+#[inline]
+pub(crate) fn units(d: Decimal, scale: u32) -> Option<i128> {
+    let m = d.mantissa();
+    match scale.checked_sub(d.scale())? {
+        0 => Some(m),
+        k => m.checked_mul(pow10(k)?),
+    }
+}
+
+/// [`units`] or the typed overflow error.
+#[inline]
+pub(crate) fn units_or(d: Decimal, scale: u32) -> Result<i128, RelationshipError> {
+    units(d, scale).ok_or(overflow("amount in integer units"))
+}
+
+/// Back from units of `10^-unit_scale` to a `Decimal` with `scale` decimal
+/// places (`scale <= unit_scale`, and `v` a sum of amounts with at most
+/// `scale` places, so the division is exact).
+///
+/// # Errors
+/// [`RelationshipError::Overflow`] when the value does not fit a `Decimal`.
+pub(crate) fn decimal(v: i128, unit_scale: u32, scale: u32) -> Result<Decimal, RelationshipError> {
+    let k = unit_scale
+        .checked_sub(scale)
+        .and_then(pow10)
+        .ok_or(overflow("decimal scale"))?;
+    Decimal::try_from_i128_with_scale(v / k, scale).map_err(|_| overflow("decimal conversion"))
+}
+
+/// Multiplies units by `10^k` (raising the unit scale by `k`).
+///
+/// # Errors
+/// [`RelationshipError::Overflow`].
+pub(crate) fn rescale(v: &mut i128, k: u32) -> Result<(), RelationshipError> {
+    *v = pow10(k)
+        .and_then(|p| v.checked_mul(p))
+        .ok_or(overflow("amount in integer units"))?;
+    Ok(())
+}
+
+/// Checked `a += b`.
+#[inline]
+pub(crate) fn add(a: &mut i128, b: i128, operation: &'static str) -> Result<(), RelationshipError> {
+    *a = a.checked_add(b).ok_or(overflow(operation))?;
+    Ok(())
+}
+
+/// The decimal scales and largest mantissa of a batch's amounts: whether
+/// they all fit `i64` units.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AmountScan {
+    max_scale: u32,
+    min_scale: u32,
+    max_abs: u128,
+}
+
+impl Default for AmountScan {
+    fn default() -> Self {
+        Self {
+            max_scale: 0,
+            min_scale: 28,
+            max_abs: 0,
+        }
+    }
+}
+
+impl AmountScan {
+    /// Takes `d` into account.
+    #[inline]
+    pub(crate) fn add(&mut self, d: Decimal) {
+        let s = d.scale();
+        self.max_scale = self.max_scale.max(s);
+        self.min_scale = self.min_scale.min(s);
+        self.max_abs = self.max_abs.max(d.mantissa().unsigned_abs());
+    }
+
+    /// The largest scale seen.
+    pub(crate) fn max_scale(&self) -> u32 {
+        self.max_scale
+    }
+
+    /// Whether every amount seen is an `i64` in units of `10^-unit_scale`
+    /// (`unit_scale` at least [`AmountScan::max_scale`]): `|m| · 10^(unit_scale − scale)`
+    /// is at most `max_abs · 10^(unit_scale − min_scale)`.
+    pub(crate) fn fits_i64(&self, unit_scale: u32) -> bool {
+        unit_scale
+            .checked_sub(self.min_scale.min(unit_scale))
+            .and_then(pow10)
+            .and_then(|p| i128::try_from(self.max_abs).ok()?.checked_mul(p))
+            .is_some_and(|v| v <= i128::from(i64::MAX))
+    }
+}
+
+impl AmountScan {
+    fn join(self, o: AmountScan) -> AmountScan {
+        AmountScan {
+            max_scale: self.max_scale.max(o.max_scale),
+            min_scale: self.min_scale.min(o.min_scale),
+            max_abs: self.max_abs.max(o.max_abs),
+        }
+    }
+}
+
+/// Checks that every row is in `currency` and scans the amounts (and the
+/// margins, if `margins`), over the available cores for a large batch.
+///
+/// # Errors
+/// [`RelationshipError::CurrencyMismatch`] for the first row in another
+/// currency.
+pub(crate) fn scan_rows(
+    rows: &[Transaction],
+    currency: Currency,
+    margins: bool,
+) -> Result<AmountScan, RelationshipError> {
+    let scan = |rows: &[Transaction]| -> Result<AmountScan, RelationshipError> {
+        let mut s = AmountScan::default();
+        for t in rows {
+            t.check_currency(currency)?;
+            s.add(t.signed_amount().amount());
+            if margins && let Some(m) = t.margin() {
+                s.add(m.amount());
+            }
+        }
+        Ok(s)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if rows.len() < SMALL_BATCH || threads < 2 {
+        return scan(rows);
+    }
+    let per = rows.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(per)
+            .map(|part| scope.spawn(move || scan(part)))
+            .collect();
+        handles
+            .into_iter()
+            .try_fold(AmountScan::default(), |acc, h| {
+                let s = h.join().unwrap_or(Err(overflow("scan worker")))?;
+                Ok(acc.join(s))
+            })
+    })
+}
+
+/// `d` in `i64` units of `10^-scale` (0 if it does not fit: callers check
+/// with [`AmountScan::fits_i64`] first).
+#[inline]
+pub(crate) fn units64(d: Decimal, scale: u32) -> i64 {
+    units(d, scale)
+        .and_then(|v| i64::try_from(v).ok())
+        .unwrap_or(0)
+}
+
+/// A `u8` decimal scale (at most 28).
+#[inline]
+pub(crate) fn scale_of(d: Decimal) -> u8 {
+    // A Decimal's scale is at most 28.
+    d.scale() as u8
+}
+
+/// An instant as `(seconds, nanoseconds)` since the epoch, ordered like
+/// `DateTime<Utc>`; [`At::MAX`] and [`At::MIN`] stand for "none" in a
+/// running minimum and maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct At {
+    secs: i64,
+    nanos: u32,
+}
+
+impl At {
+    /// Later than every `DateTime` (an unset minimum).
+    pub(crate) const MAX: At = At {
+        secs: i64::MAX,
+        nanos: 0,
+    };
+    /// Earlier than every `DateTime` (an unset maximum).
+    pub(crate) const MIN: At = At {
+        secs: i64::MIN,
+        nanos: 0,
+    };
+
+    #[inline]
+    pub(crate) fn new(secs: i64, nanos: u32) -> Self {
+        Self { secs, nanos }
+    }
+
+    #[inline]
+    pub(crate) fn of(t: DateTime<Utc>) -> Self {
+        Self {
+            secs: t.timestamp(),
+            nanos: t.timestamp_subsec_nanos(),
+        }
+    }
+
+    /// Whole seconds since the epoch.
+    #[inline]
+    pub(crate) fn secs(self) -> i64 {
+        self.secs
+    }
+
+    /// The instant, `None` for the sentinels.
+    pub(crate) fn get(self) -> Option<DateTime<Utc>> {
+        if self == Self::MAX || self == Self::MIN {
+            None
+        } else {
+            DateTime::from_timestamp(self.secs, self.nanos)
+        }
+    }
+
+    /// `Some(t)` as an instant, `None` as `none`.
+    pub(crate) fn from_opt(t: Option<DateTime<Utc>>, none: At) -> Self {
+        t.map_or(none, Self::of)
+    }
+}
