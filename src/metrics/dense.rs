@@ -26,10 +26,6 @@ use rust_decimal::Decimal;
 use super::activity::{CustomerMap, RelationshipError, Transaction};
 use crate::domain::{Currency, CustomerId};
 
-/// Rows per block of the two-pass batch loops: the index pass of a block
-/// runs ahead of its update pass, so the lookups' cache misses overlap.
-pub(crate) const BLOCK: usize = 1024;
-
 pub(crate) fn overflow(operation: &'static str) -> RelationshipError {
     RelationshipError::Overflow { operation }
 }
@@ -87,25 +83,6 @@ impl<S: Default> DenseMap<S> {
         let i = self.slot(customer)? as usize;
         self.states.get_mut(i).ok_or(overflow("customer index"))
     }
-
-    /// Fills `out` with the dense index of each customer of `customers`
-    /// (at most [`BLOCK`] of them), creating the new ones.
-    ///
-    /// # Errors
-    /// As [`DenseMap::slot`].
-    #[inline]
-    pub(crate) fn slots<'a>(
-        &mut self,
-        customers: impl Iterator<Item = CustomerId>,
-        out: &'a mut [u32; BLOCK],
-    ) -> Result<&'a [u32], RelationshipError> {
-        let mut n = 0;
-        for (dst, c) in out.iter_mut().zip(customers) {
-            *dst = self.slot(c)?;
-            n += 1;
-        }
-        Ok(out.get(..n).unwrap_or_default())
-    }
 }
 
 impl<S> DenseMap<S> {
@@ -150,11 +127,11 @@ impl<S: Eq> Eq for DenseMap<S> {}
 pub(crate) const SHARDS: usize = 256;
 
 /// Batches shorter than this are applied row by row, without partitioning.
-const SMALL_BATCH: usize = 1 << 14;
+const SMALL_BATCH: usize = if cfg!(test) { 8 } else { 1 << 14 };
 
 /// Rows partitioned at a time: bounds the records buffered by a batch
 /// (`CHUNK` records of at most 64 bytes) whatever the batch length.
-const CHUNK: usize = 1 << 22;
+const CHUNK: usize = if cfg!(test) { 64 } else { 1 << 22 };
 
 /// The shard of a customer: a mix of the id independent of the bits the
 /// shard's hash table uses (its low bits and top seven bits).
@@ -231,11 +208,6 @@ impl<S, X> Shards<S, X> {
     pub(crate) fn states(&self) -> impl Iterator<Item = &S> {
         self.shards.iter().flat_map(DenseMap::states)
     }
-
-    /// The shards.
-    pub(crate) fn shards(&self) -> &[DenseMap<S>] {
-        &self.shards
-    }
 }
 
 impl<S: Default + Send, X: Send> Shards<S, X> {
@@ -267,11 +239,6 @@ impl<S: Default + Send, X: Send> Shards<S, X> {
             .get_mut(shard_of(&customer))
             .ok_or(overflow("shard index"))?
             .entry(customer)
-    }
-
-    /// The shards, for updating.
-    pub(crate) fn shards_mut(&mut self) -> &mut [DenseMap<S>] {
-        &mut self.shards
     }
 
     /// Applies `apply` to the record of every row that `record` keeps, with
@@ -584,12 +551,6 @@ impl At {
         }
     }
 
-    /// Whole seconds since the epoch.
-    #[inline]
-    pub(crate) fn secs(self) -> i64 {
-        self.secs
-    }
-
     /// The instant, `None` for the sentinels.
     pub(crate) fn get(self) -> Option<DateTime<Utc>> {
         if self == Self::MAX || self == Self::MIN {
@@ -602,5 +563,439 @@ impl At {
     /// `Some(t)` as an instant, `None` as `none`.
     pub(crate) fn from_opt(t: Option<DateTime<Utc>>, none: At) -> Self {
         t.map_or(none, Self::of)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The columnar kernel against naive reference implementations written
+    //! from the definitions (ordered maps, checked `Decimal` additions, one
+    //! row at a time), on arbitrary ledgers: refunds, several customers
+    //! with equal values, sub-second instants, mixed decimal scales,
+    //! amounts too large for `i64` units, empty input. The test build uses
+    //! tiny batch thresholds and chunks, so even short ledgers go through
+    //! the partitioned, threaded path.
+    use std::collections::BTreeMap;
+
+    use chrono::{Duration, TimeZone};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::{Granularity, Money, Period};
+    use crate::metrics::cohort::{CohortSpec, PurchaseCohortAccumulator};
+    use crate::metrics::rfm::{RfmAccumulator, SegmentTable};
+    use crate::metrics::value::ValueAccumulator;
+
+    const EUR: Currency = Currency::EUR;
+
+    fn start() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+    }
+    /// As-of instant and cohort window end: 2026-05-01.
+    fn end() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap()
+    }
+    fn spec() -> CohortSpec {
+        CohortSpec::new(
+            Period::new(start(), end()).unwrap(),
+            Granularity::Month,
+            chrono_tz::UTC,
+        )
+        .unwrap()
+    }
+
+    /// A row: customer (one of a few random ids), instant (December 2025
+    /// to mid-May 2026, so before, inside and after the window), kind,
+    /// amount (mantissa and scale) and optional margin.
+    fn row() -> impl Strategy<Value = (usize, i64, u32, bool, (i64, u32), Option<(i64, u32)>)> {
+        let amount = prop_oneof![
+            8 => (0i64..20, 0u32..3),
+            2 => (0i64..100_000, 0u32..5),
+            1 => (0i64..i64::MAX, 0u32..3),
+        ];
+        (
+            0usize..6,
+            -31 * 86_400i64..135 * 86_400,
+            prop_oneof![4 => Just(0u32), 1 => 0u32..1_000_000_000],
+            any::<bool>(),
+            amount,
+            prop::option::of((-50i64..50, 0u32..3)),
+        )
+    }
+
+    fn ledger(
+        ids: &[u128],
+        rows: &[(usize, i64, u32, bool, (i64, u32), Option<(i64, u32)>)],
+    ) -> Vec<Transaction> {
+        rows.iter()
+            .map(|&(c, secs, nanos, sale, (m, s), margin)| {
+                let c = CustomerId::from_u128(ids[c % ids.len()]);
+                let at =
+                    start() + Duration::seconds(secs) + Duration::nanoseconds(i64::from(nanos));
+                let amount = Money::new(Decimal::new(m, s), EUR);
+                let margin = margin.map(|(m, s)| Money::new(Decimal::new(m, s), EUR));
+                if sale {
+                    Transaction::sale(c, at, amount, margin).unwrap()
+                } else {
+                    Transaction::refund(c, at, amount, margin).unwrap()
+                }
+            })
+            .collect()
+    }
+
+    /// Decimals equal in value. (The kernel's results carry the largest
+    /// scale among the summed amounts; checked `Decimal` additions mostly
+    /// do too, except that adding to a zero may keep the other operand's
+    /// scale, so representations are not compared.)
+    fn same(a: Decimal, b: Decimal) -> bool {
+        a == b
+    }
+
+    fn score_by_definition<T: Ord>(all: &[T], v: &T) -> u8 {
+        let l = all.iter().filter(|x| *x < v).count();
+        (1 + 5 * l / all.len()) as u8
+    }
+
+    /// RFM by definition: per customer (recency days, frequency, monetary)
+    /// and scores `1 + floor(5 L / n)`.
+    fn rfm_reference(rows: &[Transaction]) -> Vec<(CustomerId, i64, u32, Decimal, u8, u8, u8)> {
+        let mut m: BTreeMap<CustomerId, (i64, u32, Decimal)> = BTreeMap::new();
+        for t in rows.iter().filter(|t| t.at() < end()) {
+            let e = m
+                .entry(t.customer())
+                .or_insert((i64::MIN, 0, Decimal::ZERO));
+            e.2 = e.2.checked_add(t.signed_amount().amount()).unwrap();
+            if t.is_sale() {
+                e.0 = e.0.max(t.at().timestamp());
+                e.1 += 1;
+            }
+        }
+        let live: Vec<_> = m
+            .into_iter()
+            .filter(|(_, v)| v.1 > 0)
+            .map(|(c, (last, f, mon))| (c, (end().timestamp() - last).div_euclid(86_400), f, mon))
+            .collect();
+        let r: Vec<i64> = live.iter().map(|x| -x.1).collect();
+        let f: Vec<u32> = live.iter().map(|x| x.2).collect();
+        let mo: Vec<Decimal> = live.iter().map(|x| x.3).collect();
+        live.iter()
+            .map(|&(c, d, fr, mon)| {
+                let scores = (
+                    score_by_definition(&r, &-d),
+                    score_by_definition(&f, &fr),
+                    score_by_definition(&mo, &mon),
+                );
+                (c, d, fr, mon, scores.0, scores.1, scores.2)
+            })
+            .collect()
+    }
+
+    type ValueRef = (
+        BTreeMap<
+            CustomerId,
+            (
+                u32,
+                Decimal,
+                Option<Decimal>,
+                Option<DateTime<Utc>>,
+                Option<DateTime<Utc>>,
+            ),
+        >,
+        Decimal,
+        Decimal,
+    );
+
+    /// Historical value by definition.
+    fn value_reference(rows: &[Transaction]) -> ValueRef {
+        let mut m = BTreeMap::new();
+        let (mut sales, mut refunds) = (Decimal::ZERO, Decimal::ZERO);
+        for t in rows {
+            let a = t.signed_amount().amount();
+            if t.is_sale() {
+                sales = sales.checked_add(a).unwrap();
+            } else {
+                refunds = refunds.checked_add(a).unwrap();
+            }
+            let e = m.entry(t.customer()).or_insert((
+                0u32,
+                Decimal::ZERO,
+                Some(Decimal::ZERO),
+                None,
+                None,
+            ));
+            e.1 = e.1.checked_add(a).unwrap();
+            e.2 = match (e.2, t.margin()) {
+                (Some(x), Some(y)) => Some(x.checked_add(y.amount()).unwrap()),
+                _ => None,
+            };
+            e.3 = Some(e.3.map_or(t.at(), |f: DateTime<Utc>| f.min(t.at())));
+            if t.is_sale() {
+                e.0 += 1;
+                e.4 = Some(e.4.map_or(t.at(), |l: DateTime<Utc>| l.max(t.at())));
+            }
+        }
+        (m, sales, refunds)
+    }
+
+    /// Cohort cells by definition: (size, [(offset, customers, revenue,
+    /// retained)]) per cohort, and the customers acquired before.
+    #[allow(clippy::type_complexity)]
+    fn cohort_reference(
+        rows: &[Transaction],
+    ) -> (Vec<(u64, Vec<(u32, u64, Decimal, Option<Decimal>)>)>, u64) {
+        let spec = spec();
+        let n = spec.buckets().len();
+        let mut first: BTreeMap<CustomerId, DateTime<Utc>> = BTreeMap::new();
+        let mut cells: BTreeMap<(CustomerId, usize), (u32, Decimal)> = BTreeMap::new();
+        for t in rows.iter().filter(|t| t.at() < end()) {
+            if t.is_sale() {
+                let f = first.entry(t.customer()).or_insert(t.at());
+                *f = (*f).min(t.at());
+            }
+            if let Some(b) = spec.index_of(t.at()) {
+                let e = cells.entry((t.customer(), b)).or_insert((0, Decimal::ZERO));
+                e.0 += u32::from(t.is_sale());
+                e.1 = e.1.checked_add(t.signed_amount().amount()).unwrap();
+            }
+        }
+        let mut sizes = vec![0u64; n];
+        let mut before = 0;
+        let mut cohort = BTreeMap::new();
+        for (c, at) in &first {
+            if *at < start() {
+                before += 1;
+            } else if let Some(i) = spec.index_of(*at) {
+                sizes[i] += 1;
+                let _ = cohort.insert(*c, i);
+            }
+        }
+        let mut counts = vec![0u64; n * n];
+        let mut revenue = vec![Decimal::ZERO; n * n];
+        for ((c, b), (sales, rev)) in &cells {
+            let Some(&k) = cohort.get(c) else { continue };
+            if *b < k {
+                continue;
+            }
+            counts[k * n + b] += u64::from(*sales > 0);
+            revenue[k * n + b] = revenue[k * n + b].checked_add(*rev).unwrap();
+        }
+        let table = (0..n)
+            .map(|k| {
+                if sizes[k] == 0 {
+                    return (0, Vec::new());
+                }
+                let base = revenue[k * n + k];
+                let cells = (k..n)
+                    .map(|b| {
+                        let v = revenue[k * n + b].max(Decimal::ZERO);
+                        let retained = (base > Decimal::ZERO).then(|| v.checked_div(base).unwrap());
+                        ((b - k) as u32, counts[k * n + b], v, retained)
+                    })
+                    .collect();
+                (sizes[k], cells)
+            })
+            .collect();
+        (table, before)
+    }
+
+    fn rfm_of(rows: &[Transaction]) -> RfmAccumulator {
+        let mut acc = RfmAccumulator::new(EUR, end());
+        acc.push_batch(rows).unwrap();
+        acc
+    }
+    fn value_of(rows: &[Transaction]) -> ValueAccumulator {
+        let mut acc = ValueAccumulator::new(EUR);
+        acc.push_batch(rows).unwrap();
+        acc
+    }
+    fn cohort_of(rows: &[Transaction]) -> PurchaseCohortAccumulator {
+        let mut acc = PurchaseCohortAccumulator::new(spec(), EUR);
+        acc.push_batch(rows).unwrap();
+        acc
+    }
+
+    fn check_rfm(acc: &RfmAccumulator, rows: &[Transaction]) -> Result<(), TestCaseError> {
+        let expected = rfm_reference(rows);
+        match acc.finish(&SegmentTable::standard()) {
+            Err(_) => prop_assert!(expected.is_empty()),
+            Ok(s) => {
+                let mut got: Vec<_> = s
+                    .customers
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.customer,
+                            c.recency_days,
+                            c.frequency,
+                            c.monetary,
+                            c.r,
+                            c.f,
+                            c.m,
+                        )
+                    })
+                    .collect();
+                got.sort_by_key(|x| x.0);
+                prop_assert_eq!(&got, &expected);
+                for (g, e) in got.iter().zip(&expected) {
+                    prop_assert!(same(g.3, e.3), "{} vs {}", g.3, e.3);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_value(acc: &ValueAccumulator, rows: &[Transaction]) -> Result<(), TestCaseError> {
+        let (m, sales, refunds) = value_reference(rows);
+        let v = acc.finish();
+        prop_assert!(same(v.sales.amount(), sales) && same(v.refunds.amount(), refunds));
+        prop_assert_eq!(v.customers.len(), m.len());
+        prop_assert_eq!(v.orders, m.values().map(|e| u64::from(e.0)).sum::<u64>());
+        for c in &v.customers {
+            let e = m.get(&c.customer).unwrap();
+            prop_assert_eq!((c.orders, c.first, c.last_sale), (e.0, e.3, e.4));
+            prop_assert!(
+                same(c.revenue.amount(), e.1),
+                "{} vs {}",
+                c.revenue.amount(),
+                e.1
+            );
+            match (c.margin, e.2) {
+                (Some(a), Some(b)) => prop_assert!(same(a.amount(), b)),
+                (None, None) => {}
+                (a, b) => prop_assert!(false, "margin {a:?} vs {b:?}"),
+            }
+        }
+        Ok(())
+    }
+
+    fn check_cohorts(
+        acc: &PurchaseCohortAccumulator,
+        rows: &[Transaction],
+    ) -> Result<(), TestCaseError> {
+        let (expected, before) = cohort_reference(rows);
+        let t = acc.finish().unwrap();
+        prop_assert_eq!(t.acquired_before, before);
+        prop_assert_eq!(t.cohorts.len(), expected.len());
+        for (c, (size, cells)) in t.cohorts.iter().zip(&expected) {
+            prop_assert_eq!(c.size, *size);
+            prop_assert_eq!(c.cells.len(), cells.len());
+            for (g, e) in c.cells.iter().zip(cells) {
+                let rev = g.revenue.unwrap().amount();
+                prop_assert_eq!((g.offset, g.customers, rev, g.revenue_retained), *e);
+                prop_assert!(same(rev, e.2), "{} vs {}", rev, e.2);
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn kernel_equals_the_definitions(
+            ids in prop::collection::vec(any::<u128>(), 1..6),
+            rows in prop::collection::vec(row(), 0..160),
+        ) {
+            let rows = ledger(&ids, &rows);
+            check_rfm(&rfm_of(&rows), &rows)?;
+            check_value(&value_of(&rows), &rows)?;
+            check_cohorts(&cohort_of(&rows), &rows)?;
+        }
+
+        #[test]
+        fn split_merge_and_order_independence(
+            ids in prop::collection::vec(any::<u128>(), 1..6),
+            rows in prop::collection::vec(row(), 0..120),
+            split in 0usize..120,
+        ) {
+            let rows = ledger(&ids, &rows);
+            let split = split.min(rows.len());
+            let (head, tail) = rows.split_at(split);
+            let reversed: Vec<Transaction> = head.iter().rev().copied().collect();
+
+            let (one, mut a) = (rfm_of(&rows), rfm_of(&reversed));
+            a.merge(&rfm_of(tail)).unwrap();
+            prop_assert_eq!(&a, &one);
+            check_rfm(&a, &rows)?;
+
+            let (one, mut a) = (value_of(&rows), value_of(&reversed));
+            a.merge(&value_of(tail)).unwrap();
+            prop_assert_eq!(&a, &one);
+            check_value(&a, &rows)?;
+
+            let (one, mut a) = (cohort_of(&rows), cohort_of(&reversed));
+            a.merge(&cohort_of(tail)).unwrap();
+            prop_assert_eq!(&a, &one);
+            check_cohorts(&a, &rows)?;
+            prop_assert_eq!(a.finish().unwrap(), one.finish().unwrap());
+        }
+
+        #[test]
+        fn row_by_row_equals_batch_and_serde_round_trips(
+            ids in prop::collection::vec(any::<u128>(), 1..6),
+            rows in prop::collection::vec(row(), 0..60),
+        ) {
+            let rows = ledger(&ids, &rows);
+            let mut r = RfmAccumulator::new(EUR, end());
+            let mut v = ValueAccumulator::new(EUR);
+            let mut c = PurchaseCohortAccumulator::new(spec(), EUR);
+            for t in &rows {
+                r.push(t).unwrap();
+                v.push(t).unwrap();
+                c.push(t).unwrap();
+            }
+            prop_assert_eq!(&r, &rfm_of(&rows));
+            prop_assert_eq!(&v, &value_of(&rows));
+            prop_assert_eq!(&c, &cohort_of(&rows));
+            let back: RfmAccumulator = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+            prop_assert_eq!(&back, &r);
+            let back: ValueAccumulator = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+            prop_assert_eq!(&back, &v);
+        }
+    }
+
+    #[test]
+    fn shards_apply_rows_of_a_customer_in_input_order() {
+        // Many chunks and both threads; an order-sensitive fold per customer.
+        let rows: Vec<(CustomerId, u64)> = (0..20_000u64)
+            .map(|i| (CustomerId::from_u128(u128::from(i * 7919 % 500)), i))
+            .collect();
+        let mut one: BTreeMap<CustomerId, (u64, u64)> = BTreeMap::new();
+        for (c, v) in &rows {
+            let s = one.entry(*c).or_default();
+            s.0 += 1;
+            s.1 = s.1.wrapping_mul(31).wrapping_add(*v);
+        }
+        let mut batch: Shards<(u64, u64)> = Shards::default();
+        batch
+            .push_partitioned(
+                &rows,
+                |r| Some(*r),
+                |s, _, _, v, _| {
+                    s.0 += 1;
+                    s.1 = s.1.wrapping_mul(31).wrapping_add(*v);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(batch.len(), 500);
+        let got: BTreeMap<CustomerId, (u64, u64)> = batch.iter().map(|(c, s)| (*c, *s)).collect();
+        assert_eq!(got, one);
+    }
+
+    #[test]
+    fn units_are_exact_and_checked() {
+        // 12.5 at scale 3 is 12500 units; 0.001 does not fit scale 2.
+        assert_eq!(units(Decimal::new(125, 1), 3), Some(12_500));
+        assert_eq!(units(Decimal::new(1, 3), 2), None);
+        // Back with the largest scale of the summands: 12500 units at scale 3 → 12.50.
+        let d = decimal(12_500, 3, 2).unwrap();
+        assert_eq!((d, d.scale()), (Decimal::new(1250, 2), 2));
+        assert!(decimal(i128::MAX, 0, 0).is_err());
+        let mut v = i128::MAX / 10;
+        assert!(rescale(&mut v, 2).is_err());
+        let mut scan = AmountScan::default();
+        scan.add(Decimal::new(i64::MAX, 0));
+        assert!(scan.fits_i64(0) && !scan.fits_i64(1));
     }
 }

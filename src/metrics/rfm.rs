@@ -511,10 +511,6 @@ impl RfmAccumulator {
         Ok(())
     }
 
-    fn check(&self, t: &Transaction) -> Result<(), RelationshipError> {
-        t.check_currency(self.currency)
-    }
-
     /// Merges another accumulator (customers may be in both).
     ///
     /// # Errors
