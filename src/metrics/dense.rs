@@ -607,7 +607,11 @@ mod tests {
     /// A row: customer (one of a few random ids), instant (December 2025
     /// to mid-May 2026, so before, inside and after the window), kind,
     /// amount (mantissa and scale) and optional margin.
-    fn row() -> impl Strategy<Value = (usize, i64, u32, bool, (i64, u32), Option<(i64, u32)>)> {
+    /// Customer slot, seconds from the window start, nanoseconds, sale,
+    /// (mantissa, scale) of the amount, and of the margin if any.
+    type Row = (usize, i64, u32, bool, (i64, u32), Option<(i64, u32)>);
+
+    fn row() -> impl Strategy<Value = Row> {
         let amount = prop_oneof![
             8 => (0i64..20, 0u32..3),
             2 => (0i64..100_000, 0u32..5),
@@ -623,10 +627,7 @@ mod tests {
         )
     }
 
-    fn ledger(
-        ids: &[u128],
-        rows: &[(usize, i64, u32, bool, (i64, u32), Option<(i64, u32)>)],
-    ) -> Vec<Transaction> {
+    fn ledger(ids: &[u128], rows: &[Row]) -> Vec<Transaction> {
         rows.iter()
             .map(|&(c, secs, nanos, sale, (m, s), margin)| {
                 let c = CustomerId::from_u128(ids[c % ids.len()]);
