@@ -476,9 +476,10 @@ impl RfmAccumulator {
     /// Adds a batch of transactions: the same result as pushing each.
     ///
     /// Large batches go through the columnar kernel: rows become compact
-    /// records (customer, seconds, amount in `i64` units) partitioned by
-    /// customer shard, and the shards are aggregated over the available
-    /// cores (see the [module docs](self), "Memory").
+    /// 40-byte records (customer, seconds, amount in `i64` units)
+    /// partitioned by customer shard, and the shards are aggregated over
+    /// the available cores. The records of up to 4 Mi rows (about 160 MB)
+    /// are buffered at a time.
     ///
     /// # Errors
     /// As [`RfmAccumulator::push`]; a currency mismatch is reported before
