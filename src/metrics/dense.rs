@@ -399,11 +399,22 @@ pub(crate) fn rescale(v: &mut i128, k: u32) -> Result<(), RelationshipError> {
     Ok(())
 }
 
-/// Checked `a += b`.
+/// The largest `Decimal` mantissa, `2^96 − 1`.
+const DECIMAL_MAX_MANTISSA: u128 = (1 << 96) - 1;
+
+/// Checked `a += b`: a sum whose units exceed a `Decimal` mantissa
+/// (`2^96 − 1`) is the typed overflow error, as with checked `Decimal`
+/// additions, so every sum converts back to a `Decimal` (at a scale at most
+/// the units' scale).
 #[inline]
 pub(crate) fn add(a: &mut i128, b: i128, operation: &'static str) -> Result<(), RelationshipError> {
-    *a = a.checked_add(b).ok_or(overflow(operation))?;
-    Ok(())
+    match a.checked_add(b) {
+        Some(v) if v.unsigned_abs() <= DECIMAL_MAX_MANTISSA => {
+            *a = v;
+            Ok(())
+        }
+        _ => Err(overflow(operation)),
+    }
 }
 
 /// The decimal scales and largest mantissa of a batch's amounts: whether
@@ -995,6 +1006,11 @@ mod tests {
         let d = decimal(12_500, 3, 2).unwrap();
         assert_eq!((d, d.scale()), (Decimal::new(1250, 2), 2));
         assert!(decimal(i128::MAX, 0, 0).is_err());
+        // Sums stay within a Decimal mantissa: 2^96 − 1 is fine, one more is an overflow.
+        let mut v = (1i128 << 96) - 2;
+        add(&mut v, 1, "test").unwrap();
+        assert!(add(&mut v, 1, "test").is_err());
+        assert!(decimal(v, 0, 0).is_ok());
         let mut v = i128::MAX / 10;
         assert!(rescale(&mut v, 2).is_err());
         let mut scan = AmountScan::default();

@@ -447,7 +447,7 @@ impl ValueAccumulator {
         self.raise_scale(Some(scan.max_scale()))?;
         let scale = self.scale;
         if scan.fits_i64(scale) {
-            return self.customers.push_partitioned(
+            self.customers.push_partitioned(
                 rows,
                 |t| {
                     let amount = t.signed_amount().amount();
@@ -468,7 +468,8 @@ impl ValueAccumulator {
                     Some((t.customer(), row))
                 },
                 apply_row,
-            );
+            )?;
+            return self.check_totals();
         }
         for t in rows {
             let row = ValueRow {
@@ -490,6 +491,15 @@ impl ValueAccumulator {
             let totals = self.customers.extra_mut(s).ok_or(of("shard"))?;
             add_totals(totals, &row, amount)?;
         }
+        self.check_totals()
+    }
+
+    /// The sales and refunds totals (summed over shards) convert back to
+    /// `Decimal`s.
+    fn check_totals(&self) -> Result<(), RelationshipError> {
+        let t = self.totals();
+        let _ = decimal(t.sales, self.scale, u32::from(t.sales_scale))?;
+        let _ = decimal(t.refunds, self.scale, u32::from(t.refunds_scale))?;
         Ok(())
     }
 
@@ -555,8 +565,8 @@ impl ValueAccumulator {
     /// The per-customer values and totals. Customers only known from
     /// [`ValueAccumulator::record_acquisition`] appear with zero orders.
     ///
-    /// An amount beyond `Decimal`'s range (only reachable with sums near
-    /// `7.9e28`) is reported as zero rather than wrapped.
+    /// (Every sum is within a `Decimal` mantissa, checked when added, so
+    /// the conversions back cannot fail; zero stands in if one did.)
     pub fn finish(&self) -> ValueSummary {
         let s = self.scale;
         let m = |v: i128, scale: u8| {
