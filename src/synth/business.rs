@@ -96,11 +96,13 @@ pub struct PurchaseProcess {
 impl PurchaseProcess {
     /// The CDNOW estimates of Fader, Hardie and Lee (2005) (`r = 0.243`,
     /// `α = 4.414` weeks, `a = 0.793`, `b = 2.426`) with the purchase rate
-    /// doubled (`α` = 4.414 weeks = 30.9 days, halved to 15.45 days) so a
-    /// two-year window shows about three purchases per buying customer.
+    /// tripled: `α` = 4.414 weeks = 30.9 days becomes 10 days (a mean of
+    /// 0.243 / 10 · 365 ≈ 8.9 purchases a year while alive), so a two-year
+    /// window shows about four purchases per buying customer. The shapes,
+    /// and so the heterogeneity and the dropout, are CDNOW's.
     pub const REPORT: PurchaseProcess = PurchaseProcess {
         r: 0.243,
-        alpha: 15.45,
+        alpha: 10.0,
         a: 0.793,
         b: 2.426,
     };
@@ -187,8 +189,8 @@ impl BusinessSpec {
             lead_share: 0.08,
             refund_rate: 0.03,
             case_rate: 0.12,
-            survey_rate: 0.5,
-            response_rate: 0.3,
+            survey_rate: 0.6,
+            response_rate: 0.35,
             agents_per_team: 6,
             subscriptions: true,
         }
@@ -1135,7 +1137,6 @@ fn customer_world(
     // --- Purchases: BG/NBD with seasonal thinning, Gamma-Gamma amounts.
     let buyer = !chance(rng, spec.lead_share);
     let mut sales: Vec<(DateTime<Utc>, PurchaseId, Money)> = Vec::new();
-    let mut alive_at_end = false;
     if buyer {
         let lambda = ctx.lambda.sample(rng) / DAY;
         let p_die = ctx.dropout.sample(rng);
@@ -1145,7 +1146,6 @@ fn customer_world(
         let factor = if business { 3.0 } else { 1.0 };
         let mut at = acquired;
         let w_max = ctx.max_season();
-        alive_at_end = true;
         let mut first = true;
         loop {
             if !first {
@@ -1168,7 +1168,6 @@ fn customer_world(
             out.purchases.push(sale);
             sales.push((at, pid, amount));
             if !first && chance(rng, p_die) {
-                alive_at_end = false;
                 break;
             }
             first = false;
@@ -1228,7 +1227,6 @@ fn customer_world(
             customer.set_lifecycle_stage(s)?;
         }
     }
-    let _ = alive_at_end;
 
     // --- Subscriptions.
     if spec.subscriptions && !sales.is_empty() && chance(rng, if business { 0.4 } else { 0.05 }) {
@@ -1433,7 +1431,7 @@ fn customer_world(
 
     // --- Surveys.
     let invite_channel = if email { Channel::Email } else { Channel::Sms };
-    let mood = Normal::new(0.0, 1.1).map(|d| d.sample(rng)).unwrap_or(0.0);
+    let mut mood = Normal::new(0.0, 1.1).map(|d| d.sample(rng)).unwrap_or(0.0);
     for &(at, pid, _) in &sales {
         if !chance(rng, spec.survey_rate) {
             continue;
@@ -1492,6 +1490,50 @@ fn customer_world(
             r = r.with_comment(comment(rng, score >= 9, score <= 6))?;
         }
         out.responses.push(r);
+        // Closing the loop: most detractors hear from an agent within a few
+        // business hours, and those who do score higher next time.
+        if score <= 6 {
+            let follow_up = match team {
+                Some(team) if chance(rng, 0.6) => {
+                    let d = log_normal_secs(rng, 6.0 * HOUR, 0.9, 80.0 * HOUR);
+                    let at = team
+                        .calendar
+                        .add_business_time(answered, Duration::seconds(d as i64))?;
+                    (at < ctx.end).then_some((team, at))
+                }
+                _ => None,
+            };
+            if let Some((team, at)) = follow_up {
+                let (channel, duration) = if phone {
+                    (Channel::Phone, Some(rng.random_range(180..900)))
+                } else {
+                    (Channel::Email, None)
+                };
+                let k = rng.random_range(0..team.agents.len().max(1));
+                let mut i = Interaction::new(
+                    InteractionId::from_u128(Ids::next(&mut ids.interaction, 0x1A)),
+                    id,
+                    channel,
+                    Direction::Outbound,
+                    InteractionPurpose::FollowUp,
+                    at,
+                )
+                .with_summary("Follow-up on survey feedback")?;
+                if let Some(&agent) = team.agents.get(k) {
+                    i = i.with_handler(Handler::Agent {
+                        agent,
+                        team: Some(team.id),
+                    });
+                }
+                if let Some(s) = duration {
+                    i = i.with_duration(Duration::seconds(s))?;
+                }
+                out.interactions.push(i);
+                mood += 0.8;
+            } else {
+                mood -= 0.3;
+            }
+        }
     }
     for o in &outcomes {
         let Some(solved) = o.solved_at else { continue };
@@ -1793,8 +1835,12 @@ fn one_case(
     } else {
         1.0
     };
+    // A few written cases fall through the cracks for days.
+    let forgotten = if chance(rng, 0.03) { 15.0 } else { 1.0 };
     let first = if matches!(channel, Channel::Phone | Channel::LiveChat) {
         60.0 + 240.0 * rng.random::<f64>()
+    } else if forgotten > 1.0 {
+        log_normal_secs(rng, 2.5 * HOUR * forgotten, 0.5, 400.0 * HOUR)
     } else {
         log_normal_secs(
             rng,
@@ -1837,8 +1883,14 @@ fn one_case(
         n
     };
     for _ in 0..exchanges {
+        // Most customers answer within hours, some take days.
+        let wait = if chance(rng, 0.15) {
+            4.0 * DAY
+        } else {
+            8.0 * HOUR
+        };
         now = step!(
-            after(now, exp_secs(rng, 10.0 * HOUR))?,
+            after(now, exp_secs(rng, wait))?,
             Actor::Customer,
             CaseEventKind::CustomerReply
         );
@@ -1849,7 +1901,8 @@ fn one_case(
             CaseEventKind::PublicReply
         );
     }
-    if chance(rng, 0.05) {
+    // Some cases wait for a supplier or a repair: on hold for days.
+    if chance(rng, 0.08) {
         now = step!(
             after(now, 600.0)?,
             Actor::Agent(agent),
@@ -1857,7 +1910,7 @@ fn one_case(
                 to: crate::domain::CaseStatus::OnHold,
             }
         );
-        let d = log_normal_secs(rng, 16.0 * HOUR, 0.6, 80.0 * HOUR);
+        let d = log_normal_secs(rng, 40.0 * HOUR, 0.8, 400.0 * HOUR);
         now = step!(
             cal.add_business_time(now, Duration::seconds(d as i64))?,
             Actor::Agent(agent),
@@ -1991,11 +2044,6 @@ impl Business {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::CaseStatus;
-
-    fn small() -> Business {
-        generate(&BusinessSpec::small()).unwrap()
-    }
 
     #[test]
     fn same_seed_same_business_other_seed_other_business() {
@@ -2010,68 +2058,165 @@ mod tests {
     }
 
     #[test]
-    fn report_figures() {
-        let t = std::time::Instant::now();
-        let b = generate(&BusinessSpec::report()).unwrap();
-        let el = t.elapsed();
-        let open = b
-            .cases
-            .iter()
-            .filter(|c| !matches!(c.status(), CaseStatus::Solved | CaseStatus::Closed))
-            .count();
-        let refunds = b.purchases.iter().filter(|p| p.is_refund()).count();
-        eprintln!(
-            "gen {el:?}: customers {} purchases {} (refunds {refunds}) subs {} invitations {} responses {} interactions {} cases {} (open {open}) total {}",
-            b.customers.len(),
-            b.purchases.len(),
-            b.subscriptions.len(),
-            b.invitations.len(),
-            b.responses.len(),
-            b.interactions.len(),
-            b.cases.len(),
-            b.len()
-        );
-        let mut stages = std::collections::BTreeMap::new();
-        for c in &b.customers {
-            *stages
-                .entry(format!("{:?}", c.lifecycle_stage()))
-                .or_insert(0) += 1;
-        }
-        eprintln!("{stages:?}");
-        // NPS per quarter
-        let mut q = std::collections::BTreeMap::new();
-        for r in &b.responses {
-            let e = q
-                .entry((
-                    r.survey(),
-                    (r.responded_at() - b.spec.start).num_days() / 91,
-                ))
-                .or_insert((0i32, 0i32, 0i64));
-            e.0 += 1;
-            let s = r.score().get();
-            if r.survey() == b.surveys[0].id() {
-                if s >= 9 {
-                    e.1 += 1
-                } else if s <= 6 {
-                    e.1 -= 1
-                }
-            } else {
-                e.2 += i64::from(s);
-            }
-        }
-        for ((s, k), (n, nps, sum)) in q {
-            eprintln!(
-                "{s} q{k}: n {n} nps {} mean {:.2}",
-                nps * 100 / n.max(1),
-                sum as f64 / f64::from(n.max(1))
+    fn bad_specs_are_typed_errors() {
+        let ok = BusinessSpec::small();
+        for spec in [
+            BusinessSpec {
+                months: 0,
+                ..ok.clone()
+            },
+            BusinessSpec {
+                months: 121,
+                ..ok.clone()
+            },
+            BusinessSpec {
+                agents_per_team: 0,
+                ..ok.clone()
+            },
+            BusinessSpec {
+                refund_rate: 1.5,
+                ..ok.clone()
+            },
+            BusinessSpec {
+                response_rate: f64::NAN,
+                ..ok.clone()
+            },
+            BusinessSpec {
+                reporting_currency: Currency::CHF,
+                ..ok.clone()
+            },
+            BusinessSpec {
+                purchasing: PurchaseProcess {
+                    r: 0.0,
+                    ..PurchaseProcess::REPORT
+                },
+                ..ok.clone()
+            },
+            BusinessSpec {
+                spend: SpendModel {
+                    v: f64::INFINITY,
+                    ..SpendModel::REPORT
+                },
+                ..ok.clone()
+            },
+            BusinessSpec {
+                start: utc(1800, 1, 1),
+                ..ok.clone()
+            },
+        ] {
+            assert!(
+                matches!(generate(&spec), Err(SynthError::Spec { .. })),
+                "{spec:?}"
             );
         }
     }
 
     #[test]
-    fn small_is_valid() {
-        let b = small();
-        assert_eq!(b.customers.len(), 250);
-        assert!(!b.cases.is_empty());
+    fn report_window_ends_on_2026_11_01() {
+        let spec = BusinessSpec::report();
+        assert_eq!(spec.end().unwrap(), utc(2026, 11, 1));
+        assert_eq!(spec.customers, 5_000);
+    }
+
+    #[test]
+    fn rates_convert_through_the_euro() {
+        use crate::metrics::revenue::ExchangeRates;
+        let r = rates(Currency::EUR).unwrap();
+        let t = utc(2026, 1, 1);
+        // 1 USD = 1 / 1.08 EUR = 0.925925925… → 0.92592593 (8 places).
+        assert_eq!(
+            r.rate(Currency::USD, Currency::EUR, t).unwrap(),
+            Decimal::new(92_592_593, 8)
+        );
+        // 1 JPY = 1 / 162 EUR = 0.00617283950… → 0.00617284.
+        assert_eq!(
+            r.rate(Currency::JPY, Currency::EUR, t).unwrap(),
+            Decimal::new(617_284, 8)
+        );
+        // Into GBP: 1 USD = 0.85 / 1.08 GBP = 0.787037037… → 0.78703704.
+        let g = rates(Currency::GBP).unwrap();
+        assert_eq!(
+            g.rate(Currency::USD, Currency::GBP, t).unwrap(),
+            Decimal::new(78_703_704, 8)
+        );
+    }
+
+    #[test]
+    fn money_is_rounded_to_minor_units() {
+        // 10 EUR = 1,620 JPY (no minor units), 10.80 USD, 8.50 GBP.
+        assert_eq!(
+            money(10.0, Currency::JPY).unwrap(),
+            Money::new(Decimal::new(1620, 0), Currency::JPY)
+        );
+        assert_eq!(
+            money(10.0, Currency::USD).unwrap(),
+            Money::new(Decimal::new(1080, 2), Currency::USD)
+        );
+        assert_eq!(
+            money(10.0, Currency::GBP).unwrap(),
+            Money::new(Decimal::new(850, 2), Currency::GBP)
+        );
+        // Never zero: a sale is worth at least one minor unit.
+        assert_eq!(
+            money(0.0, Currency::EUR).unwrap(),
+            Money::new(Decimal::new(1, 2), Currency::EUR)
+        );
+    }
+
+    #[test]
+    fn drift_dips_and_recovers() {
+        // trend 0.6·f; dip −1.6 on [0.55, 0.70), fading linearly to 0 at 0.85.
+        assert!((drift(0.5) - 0.3).abs() < 1e-12);
+        assert!((drift(0.6) - (0.36 - 1.6)).abs() < 1e-12);
+        assert!((drift(0.775) - (0.465 - 0.8)).abs() < 1e-12);
+        assert!((drift(0.9) - 0.54).abs() < 1e-12);
+    }
+
+    #[test]
+    fn lifecycle_is_read_off_the_sales() {
+        let end = utc(2026, 11, 1);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let eur = Money::new(Decimal::ONE, Currency::EUR);
+        let sale = |days_before: i64| {
+            (
+                end - Duration::days(days_before),
+                PurchaseId::from_u128(1),
+                eur,
+            )
+        };
+        // Last sale 30 days before the end, gaps of 150 and 120 days.
+        assert_eq!(
+            lifecycle(&[sale(300), sale(150), sale(30)], end, &mut rng),
+            LifecycleStage::Active
+        );
+        // A gap of 370 days > 180 before the recent sale.
+        assert_eq!(
+            lifecycle(&[sale(400), sale(30)], end, &mut rng),
+            LifecycleStage::Reactivated
+        );
+        assert_eq!(
+            lifecycle(&[sale(300), sale(100)], end, &mut rng),
+            LifecycleStage::AtRisk
+        );
+        assert_eq!(
+            lifecycle(&[sale(300)], end, &mut rng),
+            LifecycleStage::Churned
+        );
+        assert!(matches!(
+            lifecycle(&[], end, &mut rng),
+            LifecycleStage::Lead | LifecycleStage::Prospect
+        ));
+    }
+
+    #[test]
+    fn teams_have_their_own_hours() {
+        let teams = teams(2).unwrap();
+        assert_eq!(teams.len(), 3);
+        assert!(teams.iter().all(|t| t.agents.len() == 2));
+        // Monday 2026-03-02 07:30 UTC: 08:30 in Berlin (open), 02:30 in New
+        // York (closed), 18:30 in Sydney (closed, after 17:00).
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 7, 30, 0).single().unwrap();
+        let open: Vec<bool> = teams.iter().map(|x| x.calendar.is_open(t)).collect();
+        assert_eq!(open, [true, false, false]);
     }
 }
