@@ -922,18 +922,12 @@ pub fn generate(spec: &BusinessSpec) -> Result<Business, SynthError> {
             .unwrap_or(&MARKETS[0]);
         customer_world(&ctx, &mut rng, &mut ids, market, at, &mut out)?;
     }
-    out.purchases
-        .sort_by(|a, b| (a.occurred_at(), a.id()).cmp(&(b.occurred_at(), b.id())));
-    out.subscriptions
-        .sort_by(|a, b| (a.started_at(), a.id()).cmp(&(b.started_at(), b.id())));
-    out.invitations
-        .sort_by(|a, b| (a.sent_at(), a.id()).cmp(&(b.sent_at(), b.id())));
-    out.responses
-        .sort_by(|a, b| (a.responded_at(), a.id()).cmp(&(b.responded_at(), b.id())));
-    out.interactions
-        .sort_by(|a, b| (a.occurred_at(), a.id()).cmp(&(b.occurred_at(), b.id())));
-    out.cases
-        .sort_by(|a, b| (a.created_at(), a.id()).cmp(&(b.created_at(), b.id())));
+    out.purchases.sort_by_key(|x| (x.occurred_at(), x.id()));
+    out.subscriptions.sort_by_key(|x| (x.started_at(), x.id()));
+    out.invitations.sort_by_key(|x| (x.sent_at(), x.id()));
+    out.responses.sort_by_key(|x| (x.responded_at(), x.id()));
+    out.interactions.sort_by_key(|x| (x.occurred_at(), x.id()));
+    out.cases.sort_by_key(|x| (x.created_at(), x.id()));
     out.surveys = vec![nps, csat, ces];
     out.teams = teams;
     Ok(out)
