@@ -425,3 +425,30 @@ fn lifecycle_and_backlog_match_the_history() {
         .count();
     assert!(open >= 5, "{open} open cases of {}", b.cases.len());
 }
+
+/// The business's own SLA policy, evaluated on each team's calendar at the
+/// end: most first replies meet their target, a visible minority does not
+/// (reply medians are 0.75-4 business hours against targets of 1-8).
+#[test]
+fn sla_compliance_is_high_but_not_perfect() {
+    use crmkit::metrics::service::SlaStatus;
+    let b = generate(&BusinessSpec {
+        customers: 1_500,
+        ..BusinessSpec::report()
+    })
+    .unwrap();
+    let (mut met, mut breached) = (0usize, 0usize);
+    for c in &b.cases {
+        let Some(team) = b.teams.iter().find(|t| Some(t.id) == c.team()) else {
+            continue;
+        };
+        let sla = b.sla.evaluate(c, &team.calendar, b.end).unwrap();
+        match sla.first_reply {
+            Some(SlaStatus::Met { .. }) => met += 1,
+            Some(SlaStatus::Breached { .. }) => breached += 1,
+            _ => {}
+        }
+    }
+    let share = met as f64 / (met + breached) as f64;
+    assert!((0.6..0.97).contains(&share), "first reply met {share}");
+}

@@ -79,6 +79,7 @@ use crate::domain::{
 use crate::error::ValidationError;
 use crate::metrics::activity::RelationshipError;
 use crate::metrics::revenue::FixedRates;
+use crate::metrics::service::{Clock, SlaPolicy, SlaTarget, SlaTargets};
 use crate::store::{Record, StoreError, UnitOfWork};
 
 /// The BG/NBD purchase process, time unit one day.
@@ -260,6 +261,9 @@ pub struct Business {
     pub teams: Vec<Team>,
     /// The bot that answers chatbot cases.
     pub bot: BotId,
+    /// The business's service-level targets per priority, on each team's
+    /// business clock (see [`sla_policy`]).
+    pub sla: SlaPolicy,
     /// Rates from every currency used into the reporting currency.
     pub rates: FixedRates,
     /// The end of the window (exclusive): nothing happens at or after it.
@@ -575,6 +579,35 @@ fn log_normal_secs(rng: &mut impl Rng, median: f64, sigma: f64, cap: f64) -> f64
     (median * z.exp()).clamp(60.0, cap)
 }
 
+/// Relative weight of each local hour (0-23) for customers' own actions:
+/// little at night, a peak in the evening.
+const HOURS: [u32; 24] = [
+    1, 1, 0, 0, 0, 0, 1, 3, 5, 6, 6, 6, 7, 6, 6, 6, 6, 7, 8, 9, 9, 8, 5, 2,
+];
+
+/// `t` moved to a random local time (weighted by [`HOURS`]) of its own
+/// local day in `zone`; `t` itself when that time does not exist (a DST
+/// gap).
+fn daytime(rng: &mut impl Rng, t: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
+    let total: u32 = HOURS.iter().sum();
+    let mut k = rng.random_range(0..total.max(1));
+    let mut hour = 12;
+    for (h, &w) in HOURS.iter().enumerate() {
+        if k < w {
+            hour = h as u32;
+            break;
+        }
+        k -= w;
+    }
+    let minute = rng.random_range(0..60);
+    let second = rng.random_range(0..60);
+    t.with_timezone(&zone)
+        .date_naive()
+        .and_hms_opt(hour, minute, second)
+        .and_then(|n| zone.from_local_datetime(&n).earliest())
+        .map_or(t, |d| d.with_timezone(&Utc))
+}
+
 fn money(eur: f64, currency: Currency) -> Result<Money, SynthError> {
     let rate = per_eur(currency)
         .and_then(|d| d.to_f64())
@@ -791,6 +824,38 @@ fn holidays(zone: Tz) -> Vec<NaiveDate> {
     out
 }
 
+/// The service-level targets the generated teams work to, in business
+/// hours: first reply within 1, 2, 4 and 8 hours and resolution (requester
+/// wait time) within 8, 16, 24 and 40 hours for Urgent, High, Normal and
+/// Low priority. The generated reply times are log-normal around medians of
+/// 0.75, 1.5, 2.5 and 4 business hours (written channels), so most cases
+/// meet the first-reply target and a visible minority does not.
+///
+/// # Errors
+/// None in practice ([`SynthError::Validation`] would mean a zero limit).
+pub fn sla_policy() -> Result<SlaPolicy, SynthError> {
+    let mut policy = SlaPolicy::new();
+    for (priority, first, resolution) in [
+        (Priority::Urgent, 1, 8),
+        (Priority::High, 2, 16),
+        (Priority::Normal, 4, 24),
+        (Priority::Low, 8, 40),
+    ] {
+        policy = policy.with(
+            priority,
+            SlaTargets {
+                first_reply: Some(SlaTarget::new(Duration::hours(first), Clock::Business)?),
+                next_reply: None,
+                resolution: Some(SlaTarget::new(
+                    Duration::hours(resolution),
+                    Clock::Business,
+                )?),
+            },
+        );
+    }
+    Ok(policy)
+}
+
 fn surveys(start: DateTime<Utc>) -> Result<[Survey; 3], SynthError> {
     Ok([
         Survey::new(
@@ -897,6 +962,7 @@ pub fn generate(spec: &BusinessSpec) -> Result<Business, SynthError> {
         cases: Vec::new(),
         teams: Vec::new(),
         bot,
+        sla: sla_policy()?,
         rates,
         end,
     };
@@ -912,7 +978,6 @@ pub fn generate(spec: &BusinessSpec) -> Result<Business, SynthError> {
     let weights: u32 = MARKETS.iter().map(|m| m.weight).sum();
     for (offset, stream) in acquired {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(stream);
-        let at = after(start, offset)?;
         let mut k = rng.random_range(0..weights.max(1));
         let market = MARKETS
             .iter()
@@ -925,8 +990,16 @@ pub fn generate(spec: &BusinessSpec) -> Result<Business, SynthError> {
                 }
             })
             .unwrap_or(&MARKETS[0]);
+        let at = after(start, offset)?;
+        let local = daytime(&mut rng, at, market.zone);
+        let at = if local >= start && local < end {
+            local
+        } else {
+            at
+        };
         customer_world(&ctx, &mut rng, &mut ids, market, at, &mut out)?;
     }
+    out.customers.sort_by_key(|c| (c.acquired_at(), c.id()));
     out.purchases.sort_by_key(|x| (x.occurred_at(), x.id()));
     out.subscriptions.sort_by_key(|x| (x.started_at(), x.id()));
     out.invitations.sort_by_key(|x| (x.sent_at(), x.id()));
@@ -1160,6 +1233,17 @@ fn customer_world(
                     continue;
                 }
             }
+            // Customers buy at their local daytime, in order, never before
+            // the acquisition; the process time `at` itself is unchanged.
+            let at = if first {
+                acquired
+            } else {
+                let previous = sales.last().map_or(acquired, |s| s.0);
+                daytime(rng, at, market.zone).max(after(previous, 1.0)?)
+            };
+            if at >= ctx.end {
+                break;
+            }
             let amount = money(spend.sample(rng) * factor, market.currency)?;
             let pid = PurchaseId::from_u128(Ids::next(&mut ids.purchase, 0x9A));
             let sale = Purchase::new(pid, id, at, PurchaseKind::Sale, amount)?
@@ -1287,6 +1371,7 @@ fn customer_world(
         .unwrap_or(0);
     for _ in 0..inquiries.min(20) {
         let at = after(acquired, rng.random::<f64>() * window_left)?;
+        let at = daytime(rng, at, market.zone).max(acquired);
         if at >= ctx.end {
             continue;
         }
@@ -1392,6 +1477,7 @@ fn customer_world(
                 continue;
             }
             let opened = after(at, exp_secs(rng, 6.0 * DAY))?;
+            let opened = daytime(rng, opened, market.zone).max(after(at, 600.0)?);
             if opened >= ctx.end {
                 continue;
             }
@@ -1453,6 +1539,7 @@ fn customer_world(
             continue;
         }
         let answered = after(sent, exp_secs(rng, 1.5 * DAY))?;
+        let answered = daytime(rng, answered, market.zone).max(after(sent, 60.0)?);
         if answered >= ctx.end {
             continue;
         }
@@ -1555,6 +1642,7 @@ fn customer_world(
         };
         let answers = chance(rng, (spec.response_rate * 1.15).min(1.0));
         let answered = after(sent, exp_secs(rng, 0.8 * DAY))?;
+        let answered = daytime(rng, answered, market.zone).max(after(sent, 60.0)?);
         for &(survey, is_csat) in both {
             let inv = SurveyInvitation::new(
                 InvitationId::from_u128(Ids::next(&mut ids.invitation, 0x1B)),
@@ -2209,6 +2297,21 @@ mod tests {
             lifecycle(&[], end, &mut rng),
             LifecycleStage::Lead | LifecycleStage::Prospect
         ));
+    }
+
+    #[test]
+    fn customers_act_at_their_local_daytime() {
+        use chrono::Timelike;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let t = utc(2026, 3, 2) + Duration::hours(3);
+        for zone in [Tz::Asia__Tokyo, Tz::America__Los_Angeles] {
+            for _ in 0..200 {
+                let local = daytime(&mut rng, t, zone).with_timezone(&zone);
+                // Same local day; never 02:00-05:59 (weight 0).
+                assert_eq!(local.date_naive(), t.with_timezone(&zone).date_naive());
+                assert!(!(2..6).contains(&local.hour()), "{local}");
+            }
+        }
     }
 
     #[test]
