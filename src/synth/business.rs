@@ -104,7 +104,7 @@ impl PurchaseProcess {
     /// `α = 4.414` weeks, `a = 0.793`, `b = 2.426`) with the purchase rate
     /// tripled: `α` = 4.414 weeks = 30.9 days becomes 10 days (a mean of
     /// 0.243 / 10 · 365 ≈ 8.9 purchases a year while alive), so a two-year
-    /// window shows about four purchases per buying customer. The shapes,
+    /// window shows three to four purchases per buying customer. The shapes,
     /// and so the heterogeneity and the dropout, are CDNOW's.
     pub const REPORT: PurchaseProcess = PurchaseProcess {
         r: 0.243,
