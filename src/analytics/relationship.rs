@@ -1,5 +1,12 @@
-//! Relationship and value metrics over a store: retention, RFM, historical
-//! CLV and cohort tables, computed by paging through a [`PurchaseStore`].
+//! Relationship and value metrics over a store: retention, revenue
+//! retention (GRR, NRR, revenue churn, quick ratio), RFM, historical CLV and
+//! cohort tables, computed by paging through a [`PurchaseStore`].
+//!
+//! Per-bucket series ("retention, churn, GRR and NRR per quarter"), from
+//! subscriptions or purchases alike, come from [`relationship_series`].
+//! Amounts in several currencies are converted into one reporting currency
+//! through an [`ExchangeRates`] port; a missing rate is an error, never a
+//! silent mix.
 //!
 //! Each function reads the purchases (or subscriptions) it needs with a
 //! cursor, `page_size` records at a time, converts them with the metrics'
@@ -94,7 +101,7 @@ async fn each_subscription<S: PurchaseStore>(
 /// [`AnalyticsError::Store`] when a page cannot be read (or the page size
 /// is invalid); [`AnalyticsError::Relationship`] for a zero or negative
 /// `window`, a purchase the metrics reject, or nobody active at the start
-/// ([`RelationshipError::NoData`](crate::metrics::activity::RelationshipError::NoData)).
+/// ([`RelationshipError::NoData`]).
 ///
 /// # Example
 /// ```
