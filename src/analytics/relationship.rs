@@ -34,9 +34,11 @@ use crate::domain::{
     Subscription,
 };
 use crate::metrics::activity::{Activity, RelationshipError, SubscriptionTerm, Transaction};
-use crate::metrics::cohort::{CohortSpec, CohortTable, PurchaseCohortAccumulator};
+use crate::metrics::cohort::{
+    CohortSpec, CohortTable, PurchaseCohortAccumulator, SubscriptionCohortAccumulator,
+};
 use crate::metrics::retention::{Retention, RetentionAccumulator, RetentionOptions};
-use crate::metrics::revenue::{ExchangeRates, RevenueAccumulator, RevenueRetention};
+use crate::metrics::revenue::{ExchangeRates, RevenueAccumulator, RevenueRetention, mrr_under};
 use crate::metrics::rfm::{RfmAccumulator, RfmScores, SegmentTable};
 use crate::metrics::value::{ValueAccumulator, ValueSummary};
 use crate::store::{PageRequest, PurchaseStore, Query};
@@ -394,18 +396,6 @@ async fn collect_subscriptions<S: PurchaseStore>(
     })
     .await?;
     Ok((Activity::from_spans(spans), by_customer))
-}
-
-/// The MRR of a subscription at `at` under `policy`: the MRR in effect
-/// while it is active, and, for a cancelled subscription still active
-/// because it is paid up ([`PaidUpPolicy::ActiveUntilPaidThrough`]), its
-/// last MRR before the cancellation. `None` when not active.
-fn mrr_under(s: &Subscription, at: DateTime<Utc>, policy: PaidUpPolicy) -> Option<Money> {
-    if !s.is_active_at(at, policy) {
-        return None;
-    }
-    s.mrr_at(at)
-        .or_else(|| s.mrr_changes().last().map(|c| c.mrr))
 }
 
 /// Revenue retention over `period` from subscriptions already read.
@@ -805,6 +795,68 @@ pub async fn relationship_series<S: PurchaseStore>(
         }
     }
     Ok(rows)
+}
+
+/// A subscription cohort table over `spec`'s window: per acquisition
+/// cohort, the share active in each later bucket and the MRR retained at
+/// each bucket close, in `currency` (converted through `rates` at each
+/// close), under `policy`; see
+/// [`SubscriptionCohortAccumulator`](crate::metrics::cohort::SubscriptionCohortAccumulator).
+/// Reads every subscription started up to the window end, so customers
+/// acquired before the window are counted apart
+/// ([`CohortTable::acquired_before`]).
+///
+/// Memory: every subscription read, grouped by customer, plus the table.
+///
+/// # Errors
+/// [`AnalyticsError::Store`] when a page cannot be read;
+/// [`AnalyticsError::Relationship`] for a subscription that ends at its
+/// start under the policy, a missing exchange rate, or an overflow.
+///
+/// # Example
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use crmkit::analytics::relationship::subscription_cohorts;
+/// use crmkit::analytics::DEFAULT_PAGE_SIZE;
+/// use crmkit::domain::*;
+/// use crmkit::metrics::cohort::CohortSpec;
+/// use crmkit::metrics::revenue::FixedRates;
+/// use crmkit::store::{blocking::block_on, memory::MemoryStore, PurchaseStore};
+/// use rust_decimal::Decimal;
+///
+/// let store = MemoryStore::new();
+/// let at = |m| Utc.with_ymd_and_hms(2026, m, 1, 0, 0, 0).single().ok_or("no such instant");
+/// let eur = |v: i64| Money::new(Decimal::from(v), Currency::EUR);
+/// let mut s = Subscription::new(SubscriptionId::from_u128(1), CustomerId::from_u128(1),
+///     Segment::new("pro")?, at(1)?, eur(100))?;
+/// s.cancel(at(2)?, None)?;
+/// let _s = block_on(store.create_subscription(s))?;
+/// let spec = CohortSpec::new(Period::new(at(1)?, at(3)?)?, Granularity::Month, chrono_tz::UTC)?;
+/// let table = block_on(subscription_cohorts(
+///     &store, spec, PaidUpPolicy::EndsAtCancellation, Currency::EUR, &FixedRates::new(), DEFAULT_PAGE_SIZE,
+/// ))?;
+/// let jan = &table.cohorts[0];
+/// assert_eq!(jan.size, 1);
+/// // Gone on Feb 1: active in January only, no MRR at January's close.
+/// assert_eq!((jan.cells[0].share, jan.cells[1].share), (Decimal::ONE, Decimal::ZERO));
+/// assert_eq!(jan.cells[0].revenue_retained, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub async fn subscription_cohorts<S: PurchaseStore>(
+    store: &S,
+    spec: CohortSpec,
+    policy: PaidUpPolicy,
+    currency: Currency,
+    rates: &impl ExchangeRates,
+    page_size: usize,
+) -> Result<CohortTable, AnalyticsError> {
+    let (_, by_customer) =
+        collect_subscriptions(store, spec.window().end(), policy, page_size).await?;
+    let mut acc = SubscriptionCohortAccumulator::new(spec, currency, policy);
+    for subs in by_customer.values() {
+        acc.push_subscriptions(subs, rates)?;
+    }
+    Ok(acc.finish()?)
 }
 
 #[cfg(test)]
@@ -1331,6 +1383,110 @@ mod tests {
         // January [0, 31) against the 31 days before it [-31, 0): only c5 (25 on day -10).
         // In January: c5 nothing -> churned; GRR = 0.
         assert_eq!(rows[0].revenue.map(|r| r.grr), Some(Decimal::ZERO));
+    }
+
+    #[test]
+    fn subscription_cohorts_by_hand() {
+        let store = revenue_subscriptions();
+        // c8: 20 EUR from day 40 (February), cancelled on day 65.
+        // c9: from day -5: acquired before the window.
+        let mut s8 = Subscription::new(
+            SubscriptionId::from_u128(80),
+            CustomerId::from_u128(8),
+            Segment::new("pro").unwrap(),
+            day(40),
+            eur(20),
+        )
+        .unwrap();
+        s8.cancel(day(65), None).unwrap();
+        let s9 = Subscription::new(
+            SubscriptionId::from_u128(90),
+            CustomerId::from_u128(9),
+            Segment::new("pro").unwrap(),
+            day(-5),
+            eur(5),
+        )
+        .unwrap();
+        for s in [s8, s9] {
+            let _s = block_on(store.create_subscription(s)).unwrap();
+        }
+        let tz: Tz = "UTC".parse().unwrap();
+        // Jan [0, 31), Feb [31, 59), Mar [59, 73) (partial); closes on days 31, 59, 73.
+        let spec = CohortSpec::new(
+            Period::new(day(0), day(73)).unwrap(),
+            Granularity::Month,
+            tz,
+        )
+        .unwrap();
+        let run = |policy, size| {
+            block_on(subscription_cohorts(
+                &store,
+                spec.clone(),
+                policy,
+                Currency::EUR,
+                &rates(),
+                size,
+            ))
+            .unwrap()
+        };
+        let t = run(PaidUpPolicy::EndsAtCancellation, 1);
+        assert_eq!(t, run(PaidUpPolicy::EndsAtCancellation, 1_000));
+        assert_eq!(t.acquired_before, 1);
+        let jan = &t.cohorts[0];
+        // January cohort: c1..c6 (c5's first span starts on day 0).
+        assert_eq!(jan.size, 6);
+        // Active in Jan: all; Feb: all (c3 until 50, c5 back from 30); Mar: not c3.
+        let six = Decimal::from(6);
+        let shares: Vec<Decimal> = jan.cells.iter().map(|c| c.share).collect();
+        assert_eq!(
+            shares,
+            vec![Decimal::ONE, Decimal::ONE, Decimal::from(5) / six]
+        );
+        // MRR at day 31: c1 130 + c2 100 + c3 80 + c4 40 + c5 70 + c6 22 = 442.
+        // At 59 and 73: c1 130 + c2 50 + c4 40 + c5 70 + c6 22 = 312 (c3 cancelled).
+        let revenue: Vec<Option<Money>> = jan.cells.iter().map(|c| c.revenue).collect();
+        assert_eq!(
+            revenue,
+            vec![Some(eur(442)), Some(eur(312)), Some(eur(312))]
+        );
+        let kept = Decimal::from(312) / Decimal::from(442);
+        let retained: Vec<Option<Decimal>> = jan.cells.iter().map(|c| c.revenue_retained).collect();
+        assert_eq!(retained, vec![Some(Decimal::ONE), Some(kept), Some(kept)]);
+        assert_eq!(
+            jan.cells.iter().map(|c| c.partial).collect::<Vec<_>>(),
+            vec![false, false, true]
+        );
+        // February cohort: c8, active in Feb and Mar; MRR 20 at day 59, 0 at 73.
+        let feb = &t.cohorts[1];
+        assert_eq!(feb.size, 1);
+        assert_eq!(feb.cells[1].share, Decimal::ONE);
+        assert_eq!(feb.cells[1].revenue_retained, Some(Decimal::ZERO));
+        assert!(t.cohorts[2].cells.is_empty());
+
+        // Paid up to day 70, c3 is active in March and keeps 80 at day 59:
+        // Feb 392 / 442, Mar 312 / 442, March share 6 / 6.
+        let paid = run(PaidUpPolicy::ActiveUntilPaidThrough, 3);
+        let jan = &paid.cohorts[0];
+        assert_eq!(jan.cells[2].share, Decimal::ONE);
+        assert_eq!(
+            jan.cells[1].revenue_retained,
+            Some(Decimal::from(392) / Decimal::from(442))
+        );
+        assert_eq!(jan.cells[2].revenue_retained, Some(kept));
+        // Without rates, the USD and GBP subscriptions cannot be reported in EUR.
+        assert!(matches!(
+            block_on(subscription_cohorts(
+                &store,
+                spec,
+                PaidUpPolicy::EndsAtCancellation,
+                Currency::EUR,
+                &FixedRates::new(),
+                10,
+            )),
+            Err(AnalyticsError::Relationship(
+                RelationshipError::MissingRate { .. }
+            ))
+        ));
     }
 
     #[test]

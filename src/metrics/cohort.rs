@@ -16,6 +16,10 @@
 //!   first bucket, `None` when that is not positive. Revenue cells are
 //!   `≥ 0` and may exceed 1 (expansion).
 //!
+//! - subscription tables ([`SubscriptionCohortAccumulator`]): activity
+//!   shares as above, and MRR retained: the cohort's MRR at the close of
+//!   each bucket over its MRR at the close of its first bucket.
+//!
 //! Shares are in `[0, 1]`. A cell whose bucket is not entirely inside the
 //! observation window is marked `partial`. A cohort with no customers has
 //! no cells. Customers acquired before the window are counted apart and
@@ -30,6 +34,9 @@ use super::activity::{
     Activity, CustomerActivity, RelationshipError, Sharded, Transaction, min_opt,
 };
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
+
+mod subscription;
+pub use subscription::{Subscriber, SubscriptionCohortAccumulator};
 
 /// The observation window, granularity and time zone of a cohort table.
 ///
@@ -173,10 +180,11 @@ pub struct CohortCell {
     /// `customers / cohort size`, in `[0, 1]`.
     pub share: Decimal,
     /// Net revenue of the cohort in the bucket, floored at zero (purchase
-    /// tables only).
+    /// tables), or its MRR at the bucket close (subscription tables,
+    /// [`SubscriptionCohortAccumulator`]); `None` in activity tables.
     pub revenue: Option<Money>,
-    /// `revenue / first-bucket revenue`, `≥ 0` (purchase tables with
-    /// positive first-bucket revenue only).
+    /// `revenue / first-bucket revenue`, `≥ 0` (purchase and subscription
+    /// tables with positive first-bucket revenue only).
     pub revenue_retained: Option<Decimal>,
     /// The bucket is not entirely observed: the value may still change.
     pub partial: bool,

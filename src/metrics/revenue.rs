@@ -31,7 +31,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::activity::RelationshipError;
-use crate::domain::{Currency, Money};
+use crate::domain::{Currency, Money, PaidUpPolicy, Subscription};
 
 /// The exchange-rate port: the application supplies rates (from its ledger,
 /// its bank, a rates service).
@@ -147,6 +147,40 @@ impl ExchangeRates for FixedRates {
             .and_then(|r| Decimal::ONE.checked_div(*r))
             .ok_or(RelationshipError::MissingRate { from, to })
     }
+}
+
+/// The MRR of a subscription at `at` under a paid-up policy, or `None`
+/// when it is not active then.
+///
+/// While active it is the MRR in effect ([`Subscription::mrr_at`]); a
+/// cancelled subscription still active because it is paid up
+/// ([`PaidUpPolicy::ActiveUntilPaidThrough`]) keeps its last MRR before the
+/// cancellation until its paid-through date. Under
+/// [`PaidUpPolicy::EndsAtCancellation`] nothing recurs from the
+/// cancellation on.
+///
+/// # Example
+/// ```
+/// use chrono::{Duration, TimeZone, Utc};
+/// use crmkit::domain::*;
+/// use crmkit::metrics::revenue::mrr_under;
+/// use rust_decimal::Decimal;
+/// let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().ok_or("no such instant")?;
+/// let eur = Money::new(Decimal::from(50), Currency::EUR);
+/// let mut s = Subscription::new(SubscriptionId::from_u128(1), CustomerId::from_u128(1),
+///     Segment::new("pro")?, t0, eur)?;
+/// s.cancel(t0 + Duration::days(10), Some(t0 + Duration::days(31)))?;
+/// let t = t0 + Duration::days(20);
+/// assert_eq!(mrr_under(&s, t, PaidUpPolicy::ActiveUntilPaidThrough), Some(eur));
+/// assert_eq!(mrr_under(&s, t, PaidUpPolicy::EndsAtCancellation), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn mrr_under(s: &Subscription, at: DateTime<Utc>, policy: PaidUpPolicy) -> Option<Money> {
+    if !s.is_active_at(at, policy) {
+        return None;
+    }
+    s.mrr_at(at)
+        .or_else(|| s.mrr_changes().last().map(|c| c.mrr))
 }
 
 /// The quick ratio: gains over losses, or undefined without losses.
