@@ -35,6 +35,7 @@ use super::activity::{
 };
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
 
+mod accumulate;
 mod subscription;
 pub use subscription::{Subscriber, SubscriptionCohortAccumulator};
 
@@ -231,21 +232,25 @@ impl Grid {
         }
     }
 
+    /// Adds `o`, all or nothing: on overflow `self` is unchanged.
     fn merge(&mut self, o: &Grid) -> Result<(), RelationshipError> {
-        let add = |a: &mut u64, b: u64| {
-            a.checked_add(b)
-                .map(|v| *a = v)
-                .ok_or(RelationshipError::Overflow {
-                    operation: "cohort count",
-                })
+        let of = || RelationshipError::Overflow {
+            operation: "cohort count",
         };
-        for (a, b) in self.sizes.iter_mut().zip(&o.sizes) {
-            add(a, *b)?;
-        }
-        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
-            add(a, *b)?;
-        }
-        add(&mut self.acquired_before, o.acquired_before)
+        let add = |a: &[u64], b: &[u64]| -> Result<Vec<u64>, RelationshipError> {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| x.checked_add(*y).ok_or_else(of))
+                .collect()
+        };
+        let sizes = add(&self.sizes, &o.sizes)?;
+        let counts = add(&self.counts, &o.counts)?;
+        let before = self
+            .acquired_before
+            .checked_add(o.acquired_before)
+            .ok_or_else(of)?;
+        (self.sizes, self.counts, self.acquired_before) = (sizes, counts, before);
+        Ok(())
     }
 }
 
