@@ -19,3 +19,4 @@ mod survey_metrics;
 
 mod btyd;
 mod relationship;
+mod relationship_store;
