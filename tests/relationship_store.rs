@@ -1,7 +1,7 @@
 //! Relationship metrics through the crate-wide `Accumulator` shape and from
 //! a store: merging partial accumulators equals one pass (any split, any
 //! order), a failed merge leaves the accumulator as it was, and revenue
-//! retention read from a store keeps 0 <= GRR <= 100 % <= ... NRR >= GRR.
+//! retention read from a store keeps 0 <= GRR <= 100 % and NRR >= GRR.
 
 use chrono::{DateTime, Duration, Utc};
 use crmkit::analytics::AnalyticsError;
