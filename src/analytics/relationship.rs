@@ -443,17 +443,18 @@ struct PurchaseHistory {
 
 /// Purchases read for retention and revenue retention.
 struct PurchaseData {
-    activity: Activity,
+    /// Activity from sales, when asked for.
+    activity: Option<Activity>,
     customers: HashMap<CustomerId, PurchaseHistory>,
 }
 
-/// Every purchase up to and including `end`: sales become activity spans
-/// of `activity_window`; purchases at or after `amounts_from` are kept,
-/// converted into `currency` at their instant.
+/// Every purchase up to and including `end`: with an `activity_window`,
+/// sales become activity spans of that length; purchases at or after
+/// `amounts_from` are kept, converted into `currency` at their instant.
 async fn collect_purchases<S: PurchaseStore>(
     store: &S,
     end: DateTime<Utc>,
-    activity_window: Duration,
+    activity_window: Option<Duration>,
     amounts_from: DateTime<Utc>,
     currency: Currency,
     rates: &impl ExchangeRates,
@@ -469,7 +470,9 @@ async fn collect_purchases<S: PurchaseStore>(
         }
         let history = customers.entry(t.customer()).or_default();
         if t.is_sale() {
-            sales.push((t.customer(), at));
+            if activity_window.is_some() {
+                sales.push((t.customer(), at));
+            }
             history.first_sale = Some(history.first_sale.map_or(at, |f| f.min(at)));
         }
         if at >= amounts_from && at < end {
@@ -479,8 +482,12 @@ async fn collect_purchases<S: PurchaseStore>(
         Ok(())
     })
     .await?;
+    let activity = match activity_window {
+        Some(window) => Some(Activity::from_purchases(sales, window)?),
+        None => None,
+    };
     Ok(PurchaseData {
-        activity: Activity::from_purchases(sales, activity_window)?,
+        activity,
         customers,
     })
 }
@@ -617,8 +624,8 @@ pub async fn subscription_revenue_retention<S: PurchaseStore>(
 /// [`crate::metrics::revenue`] for GRR, NRR, revenue churn and the quick
 /// ratio.
 ///
-/// Memory: one entry per purchase from the start revenue window on (and
-/// one activity span per sale of the history, as retention keeps).
+/// Memory: one entry per purchase from the start revenue window on, and
+/// each customer's first sale.
 ///
 /// # Errors
 /// [`AnalyticsError::Store`] when a page cannot be read;
@@ -666,17 +673,8 @@ pub async fn purchase_revenue_retention<S: PurchaseStore>(
     page_size: usize,
 ) -> Result<RevenueRetention, AnalyticsError> {
     let from = earliest_window_start(window, &[period])?;
-    // The activity window does not matter here; any positive one will do.
-    let data = collect_purchases(
-        store,
-        period.end(),
-        Duration::days(1),
-        from,
-        currency,
-        rates,
-        page_size,
-    )
-    .await?;
+    let data =
+        collect_purchases(store, period.end(), None, from, currency, rates, page_size).await?;
     Ok(purchase_revenue(&data, period, window, currency)?.finish()?)
 }
 
@@ -778,19 +776,20 @@ pub async fn relationship_series<S: PurchaseStore>(
             revenue_window,
         } => {
             let from = earliest_window_start(revenue_window, &periods)?;
-            let data = collect_purchases(
+            let mut data = collect_purchases(
                 store,
                 end,
-                activity_window,
+                Some(activity_window),
                 from,
                 spec.currency,
                 rates,
                 page_size,
             )
             .await?;
+            let activity = data.activity.take().unwrap_or_default();
             for part in parts {
                 let revenue = purchase_revenue(&data, part.1, revenue_window, spec.currency);
-                rows.push(row(part, &data.activity, revenue)?);
+                rows.push(row(part, &activity, revenue)?);
             }
         }
     }
