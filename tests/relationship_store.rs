@@ -604,5 +604,15 @@ proptest! {
             let single = block_on(purchase_revenue_retention(&store, row.period, RevenueWindow::PeriodLength, Currency::EUR, &rates(), page));
             prop_assert_eq!(row.revenue, single.ok());
         }
+        let policy = PaidUpPolicy::ActiveUntilPaidThrough;
+        let spec = SeriesSpec { source: RelationshipSource::Subscriptions { policy }, ..spec };
+        for row in block_on(relationship_series(&store, &spec, &rates(), page)).unwrap() {
+            let single = block_on(subscription_revenue_retention(&store, row.period, policy, Currency::EUR, &rates(), page));
+            prop_assert_eq!(row.revenue, single.ok());
+            if let Some(r) = row.revenue {
+                prop_assert!(r.grr >= Decimal::ZERO && r.grr <= Decimal::ONE);
+                prop_assert!(r.nrr >= r.grr);
+            }
+        }
     }
 }

@@ -1489,6 +1489,60 @@ mod tests {
     }
 
     #[test]
+    fn series_quarters_are_cut_in_the_time_zone() {
+        let store = MemoryStore::new();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // 100 EUR from Dec 2025, cancelled on 31 March 23:00 UTC, which is
+        // already 1 April 01:00 in Berlin (summer time).
+        let mut s = Subscription::new(
+            SubscriptionId::from_u128(1),
+            CustomerId::from_u128(1),
+            Segment::new("pro").unwrap(),
+            at("2025-12-01T00:00:00Z"),
+            eur(100),
+        )
+        .unwrap();
+        s.cancel(at("2026-03-31T23:00:00Z"), None).unwrap();
+        let _s = block_on(store.create_subscription(s)).unwrap();
+        let series = |tz: &str| {
+            let tz: Tz = tz.parse().unwrap();
+            let spec = SeriesSpec {
+                source: RelationshipSource::Subscriptions {
+                    policy: PaidUpPolicy::EndsAtCancellation,
+                },
+                window: Period::new(at("2025-12-31T23:00:00Z"), at("2026-06-30T22:00:00Z"))
+                    .unwrap(),
+                granularity: Granularity::Quarter,
+                tz,
+                currency: Currency::EUR,
+                options: RetentionOptions::default(),
+            };
+            block_on(relationship_series(&store, &spec, &FixedRates::new(), 10)).unwrap()
+        };
+        // Berlin: Q1 = [Dec 31 23:00Z, Mar 31 22:00Z), Q2 = [Mar 31 22:00Z, Jun 30 22:00Z).
+        // Active at the end of Q1 (22:00Z < 23:00Z): retained in Q1, lost in Q2.
+        let berlin = series("Europe/Berlin");
+        assert_eq!(berlin.len(), 2);
+        assert!(berlin.iter().all(|r| !r.partial));
+        assert_eq!(berlin[0].retention.map(|r| r.exact), Some(Decimal::ONE));
+        assert_eq!(berlin[0].revenue.map(|r| r.grr), Some(Decimal::ONE));
+        assert_eq!(berlin[1].retention.map(|r| r.churn), Some(Decimal::ONE));
+        assert_eq!(
+            berlin[1].revenue.map(|r| r.movements.churned),
+            Some(eur(100))
+        );
+        // In UTC the same window cuts Q4 2025 (one hour), Q1 and Q2 (partial):
+        // Q1 ends Apr 1 00:00Z, after the cancellation, so the loss falls in Q1,
+        // and nobody is left at the start of Q2 (no data, not 0 %).
+        let utc = series("UTC");
+        assert_eq!(utc.len(), 3);
+        assert_eq!(utc[1].retention.map(|r| r.churn), Some(Decimal::ONE));
+        assert_eq!(utc[2].retention, None);
+        assert_eq!(utc[2].revenue, None);
+        assert!(utc[0].partial && utc[2].partial && !utc[1].partial);
+    }
+
+    #[test]
     fn invalid_page_size_is_a_store_error() {
         let store = store();
         let period = Period::new(day(0), day(10)).unwrap();
