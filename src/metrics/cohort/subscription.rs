@@ -1,21 +1,6 @@
 //! Subscription cohort tables: activity retention and MRR retained.
 //!
-//! Customers are grouped by the bucket of their acquisition (the start of
-//! their first subscription's activity span, under a
-//! [`PaidUpPolicy`]). Cell `(c, k)` of a subscription table holds:
-//!
-//! - `share`: the share of cohort `c` active at some instant of bucket
-//!   `c + k` (as [`ActivityCohortAccumulator`]; the first cell is 100 %);
-//! - `revenue`: the cohort's MRR at the **close** of bucket `c + k` (the
-//!   instant the bucket ends, or the window end for the last, partial
-//!   one), in the reporting currency, each subscription's MRR converted at
-//!   that instant; MRR follows [`mrr_under`];
-//! - `revenue_retained`: that MRR over the cohort's MRR at the close of its
-//!   acquisition bucket (`None` when that is zero); it can exceed 1
-//!   (expansion).
-//!
-//! A customer acquired and gone within their acquisition bucket counts in
-//! the first cell's share but adds no MRR at its close.
+//! (The definitions are on [`SubscriptionCohortAccumulator`].)
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -50,7 +35,24 @@ impl Subscriber {
 }
 
 /// Subscription cohorts: activity retention and MRR retained per cohort
-/// and bucket (see the [module docs](self)).
+/// and bucket.
+///
+/// Customers are grouped by the bucket of their acquisition (the start of
+/// their first subscription's activity span, under a
+/// [`PaidUpPolicy`]). Cell `(c, k)` of a subscription table holds:
+///
+/// - `share`: the share of cohort `c` active at some instant of bucket
+///   `c + k` (as [`ActivityCohortAccumulator`]; the first cell is 100 %);
+/// - `revenue`: the cohort's MRR at the **close** of bucket `c + k` (the
+///   instant the bucket ends, or the window end for the last, partial
+///   one), in the reporting currency, each subscription's MRR converted at
+///   that instant; MRR follows [`mrr_under`];
+/// - `revenue_retained`: that MRR over the cohort's MRR at the close of its
+///   acquisition bucket (`None` when that is zero); it can exceed 1
+///   (expansion).
+///
+/// A customer acquired and gone within their acquisition bucket counts in
+/// the first cell's share but adds no MRR at its close.
 ///
 /// Push each customer once, with all their subscriptions. Memory: the
 /// table's cells (two numbers per cohort and bucket); merges by addition.
