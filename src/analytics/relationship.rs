@@ -800,7 +800,7 @@ pub async fn relationship_series<S: PurchaseStore>(
 /// cohort, the share active in each later bucket and the MRR retained at
 /// each bucket close, in `currency` (converted through `rates` at each
 /// close), under `policy`; see
-/// [`SubscriptionCohortAccumulator`](crate::metrics::cohort::SubscriptionCohortAccumulator).
+/// [`SubscriptionCohortAccumulator`].
 /// Reads every subscription started up to the window end, so customers
 /// acquired before the window are counted apart
 /// ([`CohortTable::acquired_before`]).
