@@ -7,6 +7,8 @@
 mod domain_props;
 #[cfg(feature = "csv")]
 mod import;
+#[cfg(all(feature = "sqlite", feature = "testkit"))]
+mod outbox_store;
 mod outreach;
 mod service;
 #[cfg(feature = "testkit")]
