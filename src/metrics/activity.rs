@@ -283,30 +283,17 @@ impl<S: Default + Send> Sharded<S> {
         self.shards.iter().map(|s| s.len()).sum()
     }
 
-    /// Combines `other` into `self`, customer by customer, all or nothing:
-    /// every combined state is computed first (on copies), and `self`
-    /// changes only when all of them succeeded. Extra memory: one state
-    /// per customer of `other`.
+    /// Combines `other` into `self`, customer by customer.
     pub(crate) fn merge_with(
         &mut self,
         other: &Sharded<S>,
         mut combine: impl FnMut(&CustomerId, &mut S, &S) -> Result<(), RelationshipError>,
-    ) -> Result<(), RelationshipError>
-    where
-        S: Clone,
-    {
-        let mut staged: Vec<Vec<(CustomerId, S)>> = Vec::with_capacity(self.shards.len());
-        for (mine, theirs) in self.shards.iter().zip(&other.shards) {
-            let mut combined = Vec::with_capacity(theirs.len());
+    ) -> Result<(), RelationshipError> {
+        for (mine, theirs) in self.shards.iter_mut().zip(&other.shards) {
+            mine.reserve(theirs.len());
             for (c, o) in theirs {
-                let mut state = mine.get(c).cloned().unwrap_or_default();
-                combine(c, &mut state, o)?;
-                combined.push((*c, state));
+                combine(c, mine.entry(*c).or_default(), o)?;
             }
-            staged.push(combined);
-        }
-        for (mine, combined) in self.shards.iter_mut().zip(staged) {
-            mine.extend(combined);
         }
         Ok(())
     }

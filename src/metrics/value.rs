@@ -294,19 +294,15 @@ impl ValueAccumulator {
         if self.currency != other.currency {
             return Err(RelationshipError::ConfigMismatch { what: "currency" });
         }
-        // All or nothing: totals first, then customers (which change only
-        // when every customer merged), then the totals are stored.
-        let sales = self.sales.checked_add(other.sales).ok_or(of("sales"))?;
-        let refunds = self
+        self.sales = self.sales.checked_add(other.sales).ok_or(of("sales"))?;
+        self.refunds = self
             .refunds
             .checked_add(other.refunds)
             .ok_or(of("refunds"))?;
         self.customers.merge_with(&other.customers, |c, state, o| {
             state.merge(o)?;
             state.check(*c)
-        })?;
-        (self.sales, self.refunds) = (sales, refunds);
-        Ok(())
+        })
     }
 
     /// Number of customers seen.
