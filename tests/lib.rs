@@ -23,3 +23,4 @@ mod synth_business;
 
 mod btyd;
 mod relationship;
+mod relationship_store;

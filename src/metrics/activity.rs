@@ -132,6 +132,26 @@ pub enum RelationshipError {
     },
 }
 
+/// The [`MergeError`](crate::metrics::accumulator::MergeError) of a failed
+/// merge of `accumulator`s (for the [`Accumulator`](crate::metrics::accumulator::Accumulator)
+/// impls of the relationship metrics).
+pub(crate) fn merge_error(
+    accumulator: &'static str,
+    e: RelationshipError,
+) -> crate::metrics::accumulator::MergeError {
+    use crate::metrics::accumulator::MergeError;
+    match e {
+        RelationshipError::Overflow { .. } => MergeError::Overflow { accumulator },
+        RelationshipError::ConfigMismatch { what } => {
+            MergeError::config(accumulator, format!("different {what}"))
+        }
+        other => MergeError::Inconsistent {
+            accumulator,
+            reason: other.to_string(),
+        },
+    }
+}
+
 /// A fast, deterministic hasher for [`CustomerId`] keys (FxHash-style).
 ///
 /// Customer ids are UUIDs chosen by the application, not by an attacker

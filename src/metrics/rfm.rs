@@ -43,6 +43,8 @@ use super::dense::{
 };
 use crate::domain::{Currency, CustomerId, Money};
 
+mod accumulate;
+
 const DAY_SECONDS: i64 = 86_400;
 
 /// One customer's compact RFM state (32 bytes).

@@ -31,6 +31,8 @@ use super::dense::{
 };
 use crate::domain::{Currency, CustomerId, Money};
 
+mod accumulate;
+
 /// What historical CLV sums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
