@@ -30,11 +30,32 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Stage 2: collapse the summary's rows and fit both models.
-fn fit(summary: &Summary<u64>) -> Result<(BgNbdData, BgNbdFit, GammaGammaFit), Box<dyn Error>> {
-    let data = BgNbdData::from_summary(summary)?;
-    let bg = data.fit(&FitOptions::default())?;
-    let gg = GammaGammaData::from_summary(summary)?.fit(&FitOptions::default())?;
+fn fit(
+    summary: &Summary<u64>,
+    steps: &mut Steps,
+) -> Result<(BgNbdData, BgNbdFit, GammaGammaFit), Box<dyn Error>> {
+    let data = steps.time("bg collapse", || BgNbdData::from_summary(summary))?;
+    let bg = steps.time("bg fit", || data.fit(&FitOptions::default()))?;
+    let gg_data = steps.time("gg collapse", || GammaGammaData::from_summary(summary))?;
+    let gg = steps.time("gg fit", || gg_data.fit(&FitOptions::default()))?;
     Ok((data, bg, gg))
+}
+
+/// Per-step wall times within the stages, by step name, one entry per run.
+#[derive(Default)]
+struct Steps(Vec<(&'static str, Vec<f64>)>);
+
+impl Steps {
+    fn time<T>(&mut self, name: &'static str, f: impl FnOnce() -> T) -> T {
+        let t0 = Instant::now();
+        let out = f();
+        let s = t0.elapsed().as_secs_f64();
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, v)) => v.push(s),
+            None => self.0.push((name, vec![s])),
+        }
+        out
+    }
 }
 
 /// Stage 3: P(alive) and expected purchases in the next 30 days per
@@ -45,13 +66,19 @@ fn predict(
     data: &BgNbdData,
     bg: &BgNbdParams,
     gg: &GammaGammaParams,
+    steps: &mut Steps,
 ) -> Result<[f64; 3], Box<dyn Error>> {
     let mut sums = [0.0; 3];
-    for (x, t_x, age, w) in data.rows() {
-        sums[0] += w * bg.probability_alive(x, t_x, age)?;
-        sums[1] += w * bg.conditional_expected_purchases(30.0, x, t_x, age)?;
-    }
-    let values = lifetime_values(summary, bg, gg, &ClvOptions::daily(12, 0.01)?)?;
+    steps.time("rows: alive + E[30d]", || -> Result<(), Box<dyn Error>> {
+        for (x, t_x, age, w) in data.rows() {
+            sums[0] += w * bg.probability_alive(x, t_x, age)?;
+            sums[1] += w * bg.conditional_expected_purchases(30.0, x, t_x, age)?;
+        }
+        Ok(())
+    })?;
+    let values = steps.time("clv per customer", || {
+        lifetime_values(summary, bg, gg, &ClvOptions::daily(12, 0.01)?)
+    })?;
     sums[2] = values.iter().sum();
     Ok(sums)
 }
@@ -93,13 +120,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let options = SummaryOptions::daily(end);
     let mut times = [Vec::new(), Vec::new(), Vec::new()];
     let mut result = None;
+    let mut steps = Steps::default();
     for _ in 0..runs {
         let t0 = Instant::now();
         let summary = summarize(tx.iter().cloned(), &options)?;
         let t1 = Instant::now();
-        let (data, bg, gg) = fit(&summary)?;
+        let (data, bg, gg) = fit(&summary, &mut steps)?;
         let t2 = Instant::now();
-        let sums = predict(&summary, &data, &bg.params, &gg.params)?;
+        let sums = predict(&summary, &data, &bg.params, &gg.params, &mut steps)?;
         let distinct = data.distinct_rows();
         let t3 = Instant::now();
         times[0].push((t1 - t0).as_secs_f64());
@@ -156,6 +184,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         "crmkit W3 n={n}: {} transactions, {distinct} distinct rows; summary {summary_s:.4}s fit {fit_s:.4}s predict {predict_s:.4}s",
         tx.len()
     );
+    let mut line = String::from("  steps (median s):");
+    for (name, v) in steps.0 {
+        write!(line, " {name} {:.4};", median(v))?;
+    }
+    println!("{line}");
     println!(
         "  bgnbd r={:.4} alpha={:.4} a={:.4} b={:.4} ({} it, converged {}); gg p={:.4} q={:.4} v={:.4} ({} it)",
         p.r(),
