@@ -92,7 +92,18 @@ fn anchor() -> DateTime<Utc> {
     DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(4)
 }
 
+/// Milliseconds from the Unix epoch to [`anchor`].
+const ANCHOR_MS: i64 = 4 * 86_400_000;
+
 fn period_index(period: TimeDelta, at: DateTime<Utc>) -> i64 {
+    let period_ms = period.num_milliseconds().max(1);
+    if at.timestamp_subsec_nanos() < 1_000_000_000 {
+        // Outside a leap second, the floor of the milliseconds since the
+        // anchor is plain integer arithmetic (`timestamp_millis` floors:
+        // whole seconds are floored and the sub-second part is >= 0); the
+        // general path below costs a calendar computation per call.
+        return (at.timestamp_millis() - ANCHOR_MS).div_euclid(period_ms);
+    }
     let since = at - anchor();
     // Floor to whole milliseconds (sub-millisecond parts never cross a
     // period boundary, which is a whole number of milliseconds).
@@ -100,7 +111,7 @@ fn period_index(period: TimeDelta, at: DateTime<Utc>) -> i64 {
     if since < TimeDelta::milliseconds(ms) {
         ms -= 1;
     }
-    ms.div_euclid(period.num_milliseconds().max(1))
+    ms.div_euclid(period_ms)
 }
 
 /// One customer's summary.
@@ -159,9 +170,10 @@ fn collect<K: Ord>(
     transactions: impl IntoIterator<Item = (K, DateTime<Utc>, Decimal)>,
     options: &SummaryOptions,
 ) -> Result<(Vec<(K, i64, Decimal, DateTime<Utc>)>, usize), BtydError> {
-    let mut rows = Vec::new();
+    let transactions = transactions.into_iter();
+    let mut rows = Vec::with_capacity(transactions.size_hint().0);
     let mut excluded = 0;
-    for (index, (key, at, amount)) in transactions.into_iter().enumerate() {
+    for (index, (key, at, amount)) in transactions.enumerate() {
         if amount.is_sign_negative() && !amount.is_zero() {
             return Err(BtydError::NegativeAmount { index, amount });
         }
