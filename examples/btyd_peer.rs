@@ -147,6 +147,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         result = Some((summary, bg, gg, distinct, sums));
     }
     let (summary, bg, gg, distinct, sums) = result.ok_or("runs must be >= 1")?;
+    // Rows come sorted by x, then T: equal (x, T) are adjacent.
+    let result_rows: Vec<(f64, f64, f64)> = BgNbdData::from_summary(&summary)?
+        .rows()
+        .map(|(x, t_x, age, _)| (x, t_x, age))
+        .collect();
     let [summary_s, fit_s, predict_s] = times.map(median);
 
     let p = bg.params;
@@ -195,7 +200,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         "crmkit W3 n={n}: {} transactions, {distinct} distinct rows; summary {summary_s:.4}s fit {fit_s:.4}s predict {predict_s:.4}s",
         tx.len()
     );
-    let mut line = String::from("  CPU s (medians):");
+    let mut pairs: Vec<(u64, u64)> = result_rows
+        .iter()
+        .map(|&(x, _, age)| (x.to_bits(), age.to_bits()))
+        .collect();
+    pairs.dedup();
+    let mut line = format!(
+        "  {} distinct (x, T) of the {distinct} rows; CPU s (medians):",
+        pairs.len()
+    );
     for (name, v) in steps.0 {
         write!(line, " {name} {:.4};", median(v))?;
     }

@@ -825,6 +825,113 @@ mod tests {
         }
     }
 
+    /// The collapse as it was before the hash map: sort every row by its
+    /// `(x, T, t_x)` bits, add the weights of equal neighbours.
+    fn reference_collapse(rows: &[(f64, f64, f64, f64)]) -> Vec<(f64, f64, f64, f64)> {
+        let mut raw: Vec<([u64; 3], f64)> = rows
+            .iter()
+            .map(|&(x, t_x, age, w)| {
+                let key = [
+                    (x + 0.0).to_bits(),
+                    (age + 0.0).to_bits(),
+                    (t_x + 0.0).to_bits(),
+                ];
+                (key, w)
+            })
+            .collect();
+        raw.sort_by_key(|r| r.0);
+        let mut out: Vec<([u64; 3], f64)> = Vec::new();
+        for (key, w) in raw {
+            match out.last_mut() {
+                Some(last) if last.0 == key => last.1 += w,
+                _ => out.push((key, w)),
+            }
+        }
+        out.into_iter()
+            .map(|(k, w)| {
+                let [x, age, t_x] = k.map(f64::from_bits);
+                (x, t_x, age, w)
+            })
+            .collect()
+    }
+
+    /// Valid `(x, t_x, T, weight)` rows drawn from small pools, so that
+    /// many coincide (and `-0.0` meets `0.0`).
+    fn pooled_rows() -> impl Strategy<Value = Vec<(f64, f64, f64, f64)>> {
+        let ages = [0.0, 1.5, 7.0, 38.0, 38.9, 1e6];
+        let row = (
+            0usize..6,
+            0u32..4,
+            0.0f64..1.0,
+            1u32..4,
+            proptest::bool::ANY,
+        )
+            .prop_map(move |(ia, x, share, w, neg_zero)| {
+                let age = ages[ia];
+                let zero = if neg_zero { -0.0 } else { 0.0 };
+                if x == 0 || age == 0.0 {
+                    (zero, zero, age, f64::from(w))
+                } else {
+                    // t_x in (0, T], on a coarse grid so rows repeat.
+                    let t_x = age * ((share * 4.0).floor() + 1.0) / 4.0;
+                    (f64::from(x), t_x, age, f64::from(w))
+                }
+            });
+        proptest::collection::vec(row, 1..200)
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The hash-map collapse gives the rows, order and weights of the
+        /// sort-based one (whole weights: sums exact in any order).
+        #[test]
+        fn fast_collapse_equals_sorted_collapse(rows in pooled_rows()) {
+            let data = BgNbdData::weighted(rows.iter().copied()).unwrap();
+            let got: Vec<_> = data.rows().collect();
+            let want = reference_collapse(&rows);
+            prop_assert_eq!(got.len(), data.distinct_rows());
+            let bits = |v: &[(f64, f64, f64, f64)]| -> Vec<[u64; 4]> {
+                v.iter().map(|r| [r.0.to_bits(), r.1.to_bits(), r.2.to_bits(), r.3.to_bits()]).collect()
+            };
+            prop_assert_eq!(bits(&got), bits(&want));
+            let total: f64 = rows.iter().map(|r| r.3).sum();
+            prop_assert_eq!(data.total_weight(), total);
+        }
+
+        /// Batch predictions over the distinct rows equal the one-row
+        /// functions exactly.
+        #[test]
+        fn batch_predictions_equal_one_by_one(
+            rows in pooled_rows(),
+            r in 0.05f64..5.0,
+            alpha in 0.1f64..100.0,
+            a in 0.1f64..3.0,
+            b in 0.1f64..5.0,
+            t in 0.0f64..400.0,
+        ) {
+            let data = BgNbdData::weighted(rows).unwrap();
+            let p = BgNbdParams::new(r, alpha, a, b).unwrap();
+            let alive = data.probability_alive(&p);
+            for ((x, t_x, age, _), batch) in data.rows().zip(&alive) {
+                prop_assert_eq!(*batch, p.probability_alive(x, t_x, age).unwrap());
+            }
+            let one: Vec<Result<f64, BtydError>> = data
+                .rows()
+                .map(|(x, t_x, age, _)| p.conditional_expected_purchases(t, x, t_x, age))
+                .collect();
+            match data.conditional_expected_purchases(&p, t) {
+                Ok(batch) => {
+                    prop_assert_eq!(batch.len(), one.len());
+                    for (b, o) in batch.into_iter().zip(one) {
+                        prop_assert_eq!(Ok(b), o);
+                    }
+                }
+                Err(_) => prop_assert!(one.iter().any(Result::is_err)),
+            }
+        }
+    }
+
     #[test]
     fn collapsed_likelihood_equals_row_sum() {
         let rows = [(0.0, 0.0, 38.0), (2.0, 30.4, 38.9), (0.0, 0.0, 38.0)];

@@ -254,13 +254,18 @@ pub fn lifetime_values<K>(
         .zip(purchases)
         .enumerate()
         .map(|(index, (c, purchases))| {
-            let m = c
-                .monetary_value
-                .to_f64()
-                .ok_or(BtydError::InvalidMonetaryValue {
-                    index,
-                    value: f64::NAN,
-                })?;
+            // Without repeat purchases the spend model ignores `m` (and the
+            // summary's value is zero): skip the conversion.
+            let m = if c.frequency == 0 {
+                0.0
+            } else {
+                c.monetary_value
+                    .to_f64()
+                    .ok_or(BtydError::InvalidMonetaryValue {
+                        index,
+                        value: f64::NAN,
+                    })?
+            };
             let spend =
                 gamma_gamma.conditional_expected_average_spend(f64::from(c.frequency), m)?;
             finite(
@@ -329,6 +334,47 @@ mod tests {
             assert_eq!(*v, one);
         }
         assert!(batch[0] < batch[2]); // customer 3 spends more
+    }
+
+    proptest::proptest! {
+        /// The batch (distinct rows by hash, brackets shared per (x, T))
+        /// equals the one-customer function exactly, on random ledgers.
+        #[test]
+        fn batch_equals_one_by_one_on_random_ledgers(
+            tx in proptest::collection::vec((0u64..30, 0i64..60 * 24, 1i64..100_000), 1..300),
+            r in 0.1f64..2.0,
+            alpha in 1.0f64..60.0,
+            a in 0.2f64..2.0,
+            b in 0.5f64..4.0,
+        ) {
+            use chrono::{TimeDelta, TimeZone, Utc};
+            use rust_decimal::Decimal;
+            let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+            let tx: Vec<_> = tx
+                .into_iter()
+                .map(|(k, hours, cents)| (k, start + TimeDelta::hours(hours), Decimal::new(cents, 2)))
+                .collect();
+            let options = crate::metrics::btyd::summary::SummaryOptions::daily(start + TimeDelta::days(61));
+            let summary = crate::metrics::btyd::summary::summarize(tx, &options).unwrap();
+            let bg = BgNbdParams::new(r, alpha, a, b).unwrap();
+            let gg = GammaGammaParams::new(6.0, 4.0, 15.0).unwrap();
+            let clv = ClvOptions::daily(12, 0.01).unwrap();
+            let batch = lifetime_values(&summary, &bg, &gg, &clv).unwrap();
+            proptest::prop_assert_eq!(batch.len(), summary.customers().len());
+            for (c, v) in summary.customers().iter().zip(&batch) {
+                let one = customer_lifetime_value(
+                    &bg,
+                    &gg,
+                    f64::from(c.frequency),
+                    f64::from(c.recency),
+                    f64::from(c.age),
+                    c.monetary_value.to_f64().unwrap(),
+                    &clv,
+                )
+                .unwrap();
+                proptest::prop_assert_eq!(*v, one);
+            }
+        }
     }
 
     #[test]

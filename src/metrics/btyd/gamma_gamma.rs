@@ -417,6 +417,54 @@ mod tests {
         }
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The hash-map collapse gives the rows, order and weights of the
+        /// sort-based one it replaced (sort all `(x, m)` bits, add equal
+        /// neighbours), skipping `x = 0`; whole weights keep sums exact.
+        #[test]
+        fn fast_collapse_equals_sorted_collapse(
+            rows in proptest::collection::vec(
+                (0u32..4, prop::sample::select(vec![0.5, 12.0, 12.25, 33.0, 1e9]), 1u32..4),
+                1..200,
+            )
+        ) {
+            let rows: Vec<(f64, f64, f64)> = rows
+                .into_iter()
+                .map(|(x, m, w)| (f64::from(x), m, f64::from(w)))
+                .collect();
+            let mut raw: Vec<([u64; 2], f64)> = rows
+                .iter()
+                .filter(|r| r.0 > 0.0)
+                .map(|&(x, m, w)| ([x.to_bits(), m.to_bits()], w))
+                .collect();
+            raw.sort_by_key(|r| r.0);
+            let mut want: Vec<([u64; 2], f64)> = Vec::new();
+            for (key, w) in raw {
+                match want.last_mut() {
+                    Some(last) if last.0 == key => last.1 += w,
+                    _ => want.push((key, w)),
+                }
+            }
+            match GammaGammaData::weighted(rows) {
+                Ok(data) => {
+                    let got: Vec<(f64, f64, f64)> = data.rows().collect();
+                    prop_assert_eq!(got.len(), want.len());
+                    for ((x, m, w), (key, want_w)) in got.into_iter().zip(want) {
+                        prop_assert_eq!(x.to_bits(), key[0]);
+                        // rows() gives m back as (x m) / x.
+                        let m_want = f64::from_bits(key[1]);
+                        prop_assert_eq!((x * m_want) / x, m);
+                        prop_assert_eq!(w, want_w);
+                    }
+                }
+                Err(BtydError::Empty { .. }) => prop_assert!(want.is_empty()),
+                Err(e) => prop_assert!(false, "{e}"),
+            }
+        }
+    }
+
     #[test]
     fn likelihood_by_hand() {
         // p = 1, q = 2, v = 1, x = 1, m = 1:
