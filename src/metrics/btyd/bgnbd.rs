@@ -490,8 +490,8 @@ impl BgNbdData {
     /// of every distinct row, in the order of [`BgNbdData::rows`], with the
     /// same values. The hypergeometric factor depends on `(x, T)` only and
     /// rows are sorted by `x`, then `T`, so it is computed once per distinct
-    /// `(x, T)` (at a million CDNOW-like customers, 216,556 rows share
-    /// about a tenth as many).
+    /// `(x, T)` (a million simulated CDNOW-like customers give 216,556
+    /// distinct rows but only 3,912 distinct `(x, T)`).
     ///
     /// # Errors
     /// As [`BgNbdParams::conditional_expected_purchases`].
