@@ -356,7 +356,7 @@ pub(crate) fn collapse<K: Copy + Ord + std::hash::Hash>(
         *weights.entry(key).or_insert(0.0) += w;
     }
     let mut collapsed: Vec<(K, f64)> = weights.into_iter().collect();
-    collapsed.sort_unstable_by(|l, r| l.0.cmp(&r.0));
+    collapsed.sort_unstable_by_key(|l| l.0);
     Ok(collapsed)
 }
 
