@@ -21,9 +21,7 @@
 //! Identical `(x, t_x, T)` rows are collapsed with weights before fitting, so
 //! a fit costs time in the number of *distinct* rows. The models compute in
 //! `f64` and never return NaN or infinity: evaluations that cannot be done
-//! accurately are a [`BtydError`]. With the `parallel` feature, the
-//! likelihoods of large data sets (from 20,000 distinct rows) are evaluated
-//! on two threads; the results are the same as without it.
+//! accurately are a [`BtydError`].
 //!
 //! # Example
 //! ```
