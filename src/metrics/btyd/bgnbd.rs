@@ -592,51 +592,44 @@ impl BgNbdData {
         };
         let age_logs = logs(&self.ages);
         let rec_logs = logs(&self.recencies);
-        let sum_rows = |rows: &[Row]| -> Option<(f64, [f64; 4])> {
-            let mut ll = 0.0;
-            let mut g = [0.0; 4];
-            for row in rows {
-                let x = *self.xs.get(row.ix as usize)?;
-                let px = per_x.get(row.ix as usize)?;
-                let (l_t, inv_t) = *age_logs.get(row.it as usize)?;
-                let rx = r + x;
-                let a3 = -rx * l_t;
-                if x > 0.0 {
-                    let (l_tx, inv_tx) = *rec_logs.get(row.itx as usize)?;
-                    let a4 = px[1] - rx * l_tx;
-                    let d = a4 - a3;
-                    // ln(e^A3 + e^A4) = A3 + ln(1 + e^d); w4 = share of the A4 term.
-                    let (lse, w4) = if d > 0.0 {
-                        let e = (-d).exp();
-                        (a4 + e.ln_1p(), 1.0 / (1.0 + e))
-                    } else {
-                        let e = d.exp();
-                        (a3 + e.ln_1p(), e / (1.0 + e))
-                    };
-                    ll += row.w * (px[0] + lse);
-                    if grad {
-                        let w3 = 1.0 - w4;
-                        g[0] += row.w * (px[2] - w3 * l_t - w4 * l_tx);
-                        g[1] += row.w * (r / alpha - rx * (w3 * inv_t + w4 * inv_tx));
-                        g[2] += row.w * (px[3] + w4 / a);
-                        g[3] += row.w * (px[4] - w4 * px[5]);
-                    }
+        let mut ll = 0.0;
+        let mut g = [0.0; 4];
+        for row in &self.rows {
+            let x = *self.xs.get(row.ix as usize)?;
+            let px = per_x.get(row.ix as usize)?;
+            let (l_t, inv_t) = *age_logs.get(row.it as usize)?;
+            let rx = r + x;
+            let a3 = -rx * l_t;
+            if x > 0.0 {
+                let (l_tx, inv_tx) = *rec_logs.get(row.itx as usize)?;
+                let a4 = px[1] - rx * l_tx;
+                let d = a4 - a3;
+                // ln(e^A3 + e^A4) = A3 + ln(1 + e^d); w4 = share of the A4 term.
+                let (lse, w4) = if d > 0.0 {
+                    let e = (-d).exp();
+                    (a4 + e.ln_1p(), 1.0 / (1.0 + e))
                 } else {
-                    ll += row.w * (px[0] + a3);
-                    if grad {
-                        g[0] += row.w * (px[2] - l_t);
-                        g[1] += row.w * (r / alpha - rx * inv_t);
-                        g[2] += row.w * px[3];
-                        g[3] += row.w * px[4];
-                    }
+                    let e = d.exp();
+                    (a3 + e.ln_1p(), e / (1.0 + e))
+                };
+                ll += row.w * (px[0] + lse);
+                if grad {
+                    let w3 = 1.0 - w4;
+                    g[0] += row.w * (px[2] - w3 * l_t - w4 * l_tx);
+                    g[1] += row.w * (r / alpha - rx * (w3 * inv_t + w4 * inv_tx));
+                    g[2] += row.w * (px[3] + w4 / a);
+                    g[3] += row.w * (px[4] - w4 * px[5]);
+                }
+            } else {
+                ll += row.w * (px[0] + a3);
+                if grad {
+                    g[0] += row.w * (px[2] - l_t);
+                    g[1] += row.w * (r / alpha - rx * inv_t);
+                    g[2] += row.w * px[3];
+                    g[3] += row.w * px[4];
                 }
             }
-            Some((ll, g))
-        };
-        let (first, second) = super::halves(&self.rows, sum_rows);
-        let ((ll0, g0), (ll1, g1)) = (first?, second?);
-        let ll = ll0 + ll1;
-        let g: [f64; 4] = std::array::from_fn(|k| g0[k] + g1[k]);
+        }
         if ll.is_finite() && g.iter().all(|v| v.is_finite()) {
             Some((ll, g))
         } else {

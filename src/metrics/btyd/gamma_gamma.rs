@@ -293,29 +293,21 @@ impl GammaGammaData {
                 [ln_gamma(px + q) - ln_gamma(px), d1, d2, x, x.ln()]
             })
             .collect();
-        let sum_rows = |rows: &[Row]| -> Option<(f64, [f64; 3])> {
-            let mut ll = 0.0;
-            let mut g = [0.0; 3];
-            for row in rows {
-                let px_row = per_x.get(row.ix as usize)?;
-                let [lg, d1, d2, x, ln_x] = *px_row;
-                let px = p * x;
-                let ln_xmv = (row.xm + v).ln();
-                ll += row.w
-                    * (lg - lg_q + q * ln_v + (px - 1.0) * row.ln_m + px * ln_x
-                        - (px + q) * ln_xmv);
-                if grad {
-                    g[0] += row.w * x * (d1 - d2 + row.ln_m + ln_x - ln_xmv);
-                    g[1] += row.w * (d1 - dg_q + ln_v - ln_xmv);
-                    g[2] += row.w * (q / v - (px + q) / (row.xm + v));
-                }
+        let mut ll = 0.0;
+        let mut g = [0.0; 3];
+        for row in &self.rows {
+            let px_row = per_x.get(row.ix as usize)?;
+            let [lg, d1, d2, x, ln_x] = *px_row;
+            let px = p * x;
+            let ln_xmv = (row.xm + v).ln();
+            ll += row.w
+                * (lg - lg_q + q * ln_v + (px - 1.0) * row.ln_m + px * ln_x - (px + q) * ln_xmv);
+            if grad {
+                g[0] += row.w * x * (d1 - d2 + row.ln_m + ln_x - ln_xmv);
+                g[1] += row.w * (d1 - dg_q + ln_v - ln_xmv);
+                g[2] += row.w * (q / v - (px + q) / (row.xm + v));
             }
-            Some((ll, g))
-        };
-        let (first, second) = super::halves(&self.rows, sum_rows);
-        let ((ll0, g0), (ll1, g1)) = (first?, second?);
-        let ll = ll0 + ll1;
-        let g: [f64; 3] = std::array::from_fn(|k| g0[k] + g1[k]);
+        }
         (ll.is_finite() && g.iter().all(|v| v.is_finite())).then_some((ll, g))
     }
 

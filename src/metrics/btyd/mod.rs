@@ -165,34 +165,6 @@ pub enum BtydError {
     },
 }
 
-/// Rows from which the `parallel` feature evaluates a likelihood on two
-/// threads: below, a thread costs more than it saves.
-#[cfg(feature = "parallel")]
-const PARALLEL_MIN_ROWS: usize = 20_000;
-
-/// `f` applied to the two halves of `rows`: on two threads with the
-/// `parallel` feature (from [`PARALLEL_MIN_ROWS`] rows, when a thread can be
-/// started), else one after the other. The halves are the same either way,
-/// so sums built from the two results do not depend on the feature.
-pub(crate) fn halves<T: Sync, R: Send>(rows: &[T], f: impl Fn(&[T]) -> R + Sync) -> (R, R) {
-    let (a, b) = rows.split_at(rows.len() / 2);
-    #[cfg(feature = "parallel")]
-    if rows.len() >= PARALLEL_MIN_ROWS {
-        let f = &f;
-        let both = std::thread::scope(|s| {
-            let handle = std::thread::Builder::new()
-                .spawn_scoped(s, move || f(b))
-                .ok()?;
-            let first = f(a);
-            handle.join().ok().map(|second| (first, second))
-        });
-        if let Some(both) = both {
-            return both;
-        }
-    }
-    (f(a), f(b))
-}
-
 /// Checks that a value is finite and strictly positive.
 pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64, BtydError> {
     if value.is_finite() && value > 0.0 {
