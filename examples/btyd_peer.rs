@@ -153,6 +153,20 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map(|(x, t_x, age, _)| (x, t_x, age))
         .collect();
     let [summary_s, fit_s, predict_s] = times.map(median);
+    // Stage CPU times: the medians of the stage's steps, added.
+    let stage_cpu = |names: &[&str]| -> f64 {
+        steps
+            .0
+            .iter()
+            .filter(|(n, _)| names.contains(n))
+            .map(|(_, v)| median(v.clone()))
+            .sum()
+    };
+    let cpu = [
+        stage_cpu(&["summary"]),
+        stage_cpu(&["bg collapse", "bg fit", "gg collapse", "gg fit"]),
+        stage_cpu(&["rows: alive + E[30d]", "clv per customer"]),
+    ];
 
     let p = bg.params;
     let q = gg.params;
@@ -162,12 +176,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         "{{\"customers\": {n}, \"transactions\": {}, \"distinct_rows\": {distinct}, \"runs\": {runs},\n \
          \"observation_end\": \"{}\",\n \
          \"seconds\": {{\"summary\": {summary_s:e}, \"fit\": {fit_s:e}, \"predict\": {predict_s:e}}},\n \
+         \"cpu_seconds\": {{\"summary\": {:e}, \"fit\": {:e}, \"predict\": {:e}}},\n \
          \"bgnbd\": {{\"r\": {}, \"alpha\": {}, \"a\": {}, \"b\": {}, \"ll\": {}, \"iterations\": {}, \"converged\": {}}},\n \
          \"gamma_gamma\": {{\"p\": {}, \"q\": {}, \"v\": {}, \"ll\": {}, \"iterations\": {}, \"converged\": {}}},\n \
          \"sums\": {{\"p_alive\": {}, \"expected_30\": {}, \"clv_12\": {}}},\n \
          \"summary_rows\": [",
         tx.len(),
         end.format("%Y-%m-%d %H:%M:%S"),
+        cpu[0],
+        cpu[1],
+        cpu[2],
         p.r(),
         p.alpha(),
         p.a(),
