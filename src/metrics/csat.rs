@@ -15,7 +15,7 @@ use crate::metrics::accumulator::{Accumulator, MergeError, PortableState};
 use crate::metrics::interval::{Change, Confidence, Interval, change, wilson};
 use crate::metrics::score::{
     DEFAULT_MIN_SAMPLE, Estimate, MeanEstimate, MetricError, ScoreHistogram, ScoreRange, Scored,
-    decimal_of, percent_exact,
+    percent_exact, weighted_ratio,
 };
 
 /// The shared state of CSAT and CES: a histogram, a threshold and a minimum
@@ -141,7 +141,7 @@ impl ThresholdShare {
         let percent = if n == 0 {
             None
         } else if self.histogram.is_weighted() {
-            decimal_of(100.0 * share)
+            weighted_ratio(w_hits, total, 100)
         } else {
             percent_exact(i128::from(hits), n)
         };

@@ -19,7 +19,7 @@ use crate::metrics::interval::{
 };
 use crate::metrics::score::{
     DEFAULT_MIN_SAMPLE, Estimate, MeanEstimate, MetricError, ScoreHistogram, ScoreRange, Scored,
-    decimal_of, percent_exact,
+    percent_exact, weighted_ratio,
 };
 
 /// Where detractors end and promoters start.
@@ -243,7 +243,7 @@ impl Accumulator for Nps {
         let score = if n == 0 {
             None
         } else if self.histogram.is_weighted() {
-            decimal_of(100.0 * (p - d))
+            weighted_ratio(wp - wd, total, 100)
         } else {
             percent_exact(i128::from(promoters) - i128::from(detractors), n)
         };

@@ -41,6 +41,21 @@ pub(crate) fn decimal_of(x: f64) -> Option<Decimal> {
     Decimal::from_f64(x).map(round_score)
 }
 
+/// `scale * num / den` as a rounded score, divided in `Decimal` from the
+/// values of the two `f64` sums, so weight sums that are whole numbers (all
+/// weights 1, say) round exactly as the unweighted counts do; `f64`
+/// division only where the sums are beyond `Decimal`'s range. `None` for a
+/// zero or non-finite denominator.
+pub(crate) fn weighted_ratio(num: f64, den: f64, scale: u32) -> Option<Decimal> {
+    let exact = Decimal::from_f64(num)
+        .zip(Decimal::from_f64(den))
+        .and_then(|(n, d)| n.checked_mul(Decimal::from(scale))?.checked_div(d));
+    match exact {
+        Some(v) => Some(round_score(v)),
+        None => decimal_of(f64::from(scale) * num / den),
+    }
+}
+
 /// Everything that can go wrong computing survey metrics.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -573,8 +588,9 @@ impl ScoreHistogram {
             (round_score(exact), sum as f64 / n as f64)
         } else {
             let total = self.total_weight();
-            let m = self.iter().map(|(s, _, w)| f64::from(s) * w).sum::<f64>() / total;
-            (decimal_of(m)?, m)
+            let sum = self.iter().map(|(s, _, w)| f64::from(s) * w).sum::<f64>();
+            let m = sum / total;
+            (weighted_ratio(sum, total, 1)?, m)
         };
         let n_eff = self.effective_n();
         let total = self.total_weight();
