@@ -198,12 +198,15 @@ fn value_merge_with_a_contradiction_adds_nobody() {
     ));
     assert_eq!(a, before);
     assert_eq!(a.len(), 1);
-    // Totals overflow: nothing changes either.
+    // A customer's revenue overflows: nothing changes either.
     let mut big = a.empty_like();
     big.push(&Transaction::sale(c(2), day(1), max_eur(), None).unwrap())
         .unwrap();
+    for i in 3..40 {
+        big.push(&sale(i, 3, 0)).unwrap();
+    }
     let mut a2 = a.empty_like();
-    a2.push(&Transaction::sale(c(3), day(1), max_eur(), None).unwrap())
+    a2.push(&Transaction::sale(c(2), day(2), max_eur(), None).unwrap())
         .unwrap();
     let before = a2.clone();
     assert!(matches!(
@@ -214,7 +217,7 @@ fn value_merge_with_a_contradiction_adds_nobody() {
 }
 
 #[test]
-fn rfm_and_purchase_cohort_merge_overflow_adds_nobody() {
+fn rfm_and_purchase_cohort_failed_merges_add_nobody() {
     let as_of = day(200);
     let mut a = RfmAccumulator::new(Currency::EUR, as_of);
     a.push(&Transaction::sale(c(1), day(1), max_eur(), None).unwrap())
@@ -239,19 +242,23 @@ fn rfm_and_purchase_cohort_merge_overflow_adds_nobody() {
     ));
     assert_eq!(a, before);
 
+    // Purchase cohorts: a recorded acquisition on one side after the other
+    // side's purchase contradicts it; customers 2..60 are not added either.
     let mut a = PurchaseCohortAccumulator::new(spec(), Currency::EUR);
-    a.push(&Transaction::sale(c(1), day(1), max_eur(), None).unwrap())
-        .unwrap();
+    a.record_acquisition(c(1), day(10)).unwrap();
+    a.push(&sale(1, 12, 5)).unwrap();
     let mut b = a.empty_like();
-    b.push(&Transaction::sale(c(1), day(2), max_eur(), None).unwrap())
-        .unwrap();
+    b.push(&sale(1, 5, 5)).unwrap();
     for i in 2..60 {
         b.push(&sale(i, 3, 5)).unwrap();
     }
     let before = a.clone();
     assert!(matches!(
         Accumulator::merge(&mut a, &b),
-        Err(MergeError::Overflow { .. })
+        Err(MergeError::Inconsistent {
+            accumulator: "purchase_cohort",
+            ..
+        })
     ));
     assert_eq!(a, before);
 }
