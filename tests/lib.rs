@@ -19,3 +19,5 @@ mod survey_metrics;
 
 mod btyd;
 mod relationship;
+#[cfg(feature = "report")]
+mod report;
