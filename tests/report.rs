@@ -482,3 +482,56 @@ fn an_empty_store_skips_every_section_with_a_reason() {
     );
     check_html(&report.to_html().unwrap(), 0);
 }
+
+/// The CSV path of the `report` example: a business's own exports without
+/// survey responses, imported into a store, give every section but the
+/// survey ones, which say why they were skipped.
+#[cfg(feature = "csv")]
+#[test]
+fn csv_exports_without_surveys_skip_the_survey_sections() {
+    use crmkit::import::{Format, Import, Kind, export};
+    let (raw, settings) = hand_made();
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let file = |name: &str| std::fs::File::create(path(name)).unwrap();
+    export::write(file("customers.csv"), &raw.customers).unwrap();
+    export::write(file("purchases.csv"), &raw.purchases).unwrap();
+    export::write(file("cases.csv"), &raw.cases).unwrap();
+    let import = Import::new(Format::default())
+        .file(Kind::Customers, path("customers.csv"))
+        .file(Kind::Purchases, path("purchases.csv"))
+        .file(Kind::Cases, path("cases.csv"));
+    let store = MemoryStore::new();
+    let imported = block_on(import.into_store(&store)).unwrap();
+    assert!(imported.rejected.is_empty(), "{:?}", imported.rejected);
+    assert_eq!(imported.imported[&Kind::Purchases], raw.purchases.len());
+
+    let report = block_on(Report::compute(&store, &settings)).unwrap();
+    for section in [&report.nps, &report.csat, &report.ces] {
+        assert_eq!(section.skipped(), Some("no survey responses in the period"));
+    }
+    assert!(report.retention.computed().is_some());
+    assert!(report.cohorts.computed().is_some());
+    assert!(report.rfm.computed().is_some());
+    assert!(report.clv.computed().is_some());
+    assert!(report.service.computed().is_some());
+    // The same figures as from the records themselves, surveys aside.
+    let mut without_surveys = Raw {
+        customers: raw.customers.clone(),
+        purchases: raw.purchases.clone(),
+        cases: raw.cases.clone(),
+        ..Raw::default()
+    };
+    without_surveys.surveys.clear();
+    let direct = MemoryStore::new();
+    without_surveys.load(&direct);
+    let expected = block_on(Report::compute(&direct, &settings)).unwrap();
+    assert_eq!(report, expected);
+    assert!(
+        report
+            .to_text()
+            .contains("NPS skipped: no survey responses in the period")
+    );
+    // Charts for cohorts, RFM and SLA; none for the skipped NPS.
+    check_html(&report.to_html().unwrap(), 3);
+}
