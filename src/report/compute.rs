@@ -371,7 +371,7 @@ impl Report {
             if window.contains(r.responded_at()) {
                 recent.push(r.clone());
             }
-            if counts.responses % size as u64 == 0 {
+            if counts.responses.is_multiple_of(size as u64) {
                 steps.records(counts.responses);
             }
         });
@@ -442,7 +442,7 @@ impl Report {
                         .or_default() += 1;
                 }
             }
-            if counts.purchases % size as u64 == 0 {
+            if counts.purchases.is_multiple_of(size as u64) {
                 steps.records(counts.purchases);
             }
         });
