@@ -177,6 +177,10 @@ pub enum Error {
     /// A relationship or value metric (retention, revenue, cohort, CLV, RFM) failed.
     #[error(transparent)]
     Relationship(#[from] crate::metrics::activity::RelationshipError),
+    /// Synthetic data could not be generated.
+    #[cfg(feature = "synth")]
+    #[error(transparent)]
+    Synth(#[from] crate::synth::business::SynthError),
 }
 
 /// `Result` with crmkit's [`Error`].

@@ -21,6 +21,7 @@
 //! assert!(a.segments.iter().all(|&s| s < 5) && a.months.iter().all(|&m| m < 3));
 //! ```
 
+pub mod business;
 pub mod purchases;
 
 use rand::rngs::Xoshiro256PlusPlus;

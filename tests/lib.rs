@@ -16,6 +16,8 @@ mod store_props;
 #[cfg(all(feature = "sqlite", feature = "testkit"))]
 mod store_sqlite;
 mod survey_metrics;
+#[cfg(feature = "synth")]
+mod synth_business;
 
 mod btyd;
 mod relationship;
