@@ -535,3 +535,59 @@ fn csv_exports_without_surveys_skip_the_survey_sections() {
     // Charts for cohorts, RFM and SLA; none for the skipped NPS.
     check_html(&report.to_html().unwrap(), 3);
 }
+
+/// The settings the `report` example uses for a generated business.
+#[cfg(feature = "synth")]
+fn business_settings(b: &crmkit::synth::business::Business) -> ReportSettings {
+    let mut settings = ReportSettings::new(
+        Period::new(b.spec.start, b.end).unwrap(),
+        chrono_tz::UTC,
+        b.spec.reporting_currency,
+    );
+    settings.rates = b.rates.clone();
+    settings.teams = b
+        .teams
+        .iter()
+        .map(|t| Team {
+            id: t.id,
+            name: t.name.clone(),
+            calendar: t.calendar.clone(),
+        })
+        .collect();
+    settings
+}
+
+/// The pipeline on a small generated business: every figure checked
+/// against counts from the generated vectors; the same report from SQLite.
+#[cfg(feature = "synth")]
+#[test]
+fn generated_business_figures_match_the_generated_records() {
+    use crmkit::synth::business::{BusinessSpec, generate};
+    let business = generate(&BusinessSpec::small()).unwrap();
+    let store = MemoryStore::new();
+    let loaded = block_on(business.load_into(&store, |_, _| {})).unwrap();
+    assert_eq!(loaded, business.len());
+    let settings = business_settings(&business);
+    let report = block_on(Report::compute(&store, &settings)).unwrap();
+    let raw = Raw {
+        customers: business.customers.clone(),
+        surveys: business.surveys.clone(),
+        responses: business.responses.clone(),
+        purchases: business.purchases.clone(),
+        cases: business.cases.clone(),
+    };
+    check_against_raw(&report, &raw, &settings);
+    assert!(report.skipped().is_empty(), "{:?}", report.skipped());
+    assert!(report.skipped_purchases.is_empty());
+    check_html(&report.to_html().unwrap(), 4);
+
+    #[cfg(feature = "sqlite")]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite =
+            crmkit::store::sqlite::SqliteStore::open(dir.path().join("report.sqlite")).unwrap();
+        let _n = block_on(business.load_into(&sqlite, |_, _| {})).unwrap();
+        let from_sqlite = block_on(Report::compute(&sqlite, &settings)).unwrap();
+        assert_eq!(from_sqlite, report);
+    }
+}

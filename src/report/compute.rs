@@ -529,6 +529,7 @@ impl Report {
             tz,
             currency: settings.currency,
             confidence: level.level(),
+            activity_window_days: settings.activity_window.num_days(),
             counts,
             skipped_purchases,
             nps: nps_section,
@@ -559,10 +560,14 @@ fn convert(p: &Purchase, settings: &ReportSettings) -> Result<Transaction, Relat
 fn quarters(txs: &[Transaction], settings: &ReportSettings) -> Section<Vec<QuarterRetention>> {
     let period = settings.period;
     let index = BucketIndex::new(period, Granularity::Quarter, settings.tz);
-    let qs: Vec<(CalendarBucket, Period)> = index
+    let qs: Vec<(CalendarBucket, Period, bool)> = index
         .buckets()
         .iter()
-        .filter_map(|b| Some((*b, b.period(settings.tz)?.intersection(&period)?)))
+        .filter_map(|b| {
+            let whole = b.period(settings.tz)?;
+            let part = whole.intersection(&period)?;
+            Some((*b, part, part != whole))
+        })
         .collect();
     if qs.is_empty() {
         return Section::skip("the period holds no quarter");
@@ -580,7 +585,7 @@ fn quarters(txs: &[Transaction], settings: &ReportSettings) -> Section<Vec<Quart
             let f = first_sale.entry(t.customer()).or_insert(t.at());
             *f = (*f).min(t.at());
         }
-        let Some(i) = qs.iter().position(|(_, p)| p.contains(t.at())) else {
+        let Some(i) = qs.iter().position(|(_, p, _)| p.contains(t.at())) else {
             continue;
         };
         let amount = t.signed_amount().amount();
@@ -593,16 +598,19 @@ fn quarters(txs: &[Transaction], settings: &ReportSettings) -> Section<Vec<Quart
         }
     }
     let mut rows = Vec::new();
-    for (i, (bucket, qp)) in qs.iter().enumerate() {
+    for (i, (bucket, qp, partial)) in qs.iter().enumerate() {
         let mut acc = RetentionAccumulator::new(*qp, RetentionOptions::default());
         let retention = acc.push_all(&activity).and_then(|()| acc.finish()).ok();
         let (grr, nrr) = match i.checked_sub(1).and_then(|p| qs.get(p)) {
-            Some((_, prev)) => revenue_retention(&revenue, &first_sale, i, prev.start(), settings),
-            None => (None, None),
+            Some((_, prev, false)) if !partial => {
+                revenue_retention(&revenue, &first_sale, i, prev.start(), settings)
+            }
+            _ => (None, None),
         };
         let c = retention.as_ref().map(|r| r.counts);
         rows.push(QuarterRetention {
             quarter: *bucket,
+            partial: *partial,
             active_start: c.map_or(0, |c| c.start),
             active_end: c.map_or(0, |c| c.end),
             acquired: c.map_or(0, |c| c.new),

@@ -386,16 +386,19 @@ const CSS: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;margin:24px
 max-width:1100px;color:#222b36;background:#fff}h1{font-size:24px;margin-bottom:4px}\
 h2{font-size:18px;border-bottom:1px solid #d5dbe1;padding-bottom:4px;margin-top:32px}\
 pre{font-family:'DejaVu Sans Mono',Menlo,monospace;font-size:12px;background:#f6f8fa;\
-padding:10px;overflow-x:auto;line-height:1.35}.chart{margin:8px 0}\
+padding:10px;overflow-x:auto;line-height:1.35}\
+.charts{display:grid;grid-template-columns:1fr 1fr;gap:16px;margin-top:16px}\
+.chart{margin:0;border:1px solid #e3e7eb;padding:6px}.chart svg{width:100%;height:auto}\
+figcaption{font-size:12px;color:#5a6570;text-align:center}\
 .skipped{color:#8a5a00;background:#fff8e6;padding:8px;border-left:3px solid #e0a800}\
 .meta{color:#5a6570}";
 
 impl Report {
-    /// The report as one self-contained HTML page: inline CSS, the tables
-    /// of [`Report::to_text`] and inline SVG charts (NPS trend with its
-    /// interval band, cohort heat map, RFM grid, SLA compliance per team;
-    /// a chart whose section was skipped is left out). The page loads
-    /// nothing from anywhere.
+    /// The report as one self-contained HTML page: inline CSS, inline SVG
+    /// charts at the top (NPS trend with its interval band, SLA compliance
+    /// per team, cohort heat map, RFM grid; a chart whose section was
+    /// skipped is left out), then the tables of [`Report::to_text`]. The
+    /// page loads nothing from anywhere.
     ///
     /// # Errors
     /// [`ReportError`] when a chart cannot be drawn.
@@ -414,6 +417,25 @@ impl Report {
                 last.1.push(line);
             }
         }
+        let charts: Vec<(&str, Option<Result<String, ReportError>>)> = vec![
+            ("NPS per month", self.nps.computed().map(nps_chart)),
+            (
+                "SLA compliance per team",
+                self.service.computed().map(|r| sla_chart(r)),
+            ),
+            ("Monthly cohorts", self.cohorts.computed().map(cohort_chart)),
+            ("RFM segments", self.rfm.computed().map(rfm_chart)),
+        ];
+        let mut figures = String::new();
+        for (title, chart) in charts {
+            if let Some(svg) = chart {
+                figures.push_str(&format!(
+                    "<figure class=\"chart\">{}<figcaption>{}</figcaption></figure>\n",
+                    svg?,
+                    escape(title)
+                ));
+            }
+        }
         for (title, lines) in sections {
             let body = lines.join("\n");
             let body = body.trim_matches('\n');
@@ -427,25 +449,14 @@ impl Report {
                     for l in it {
                         html.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(l)));
                     }
+                    if !figures.is_empty() {
+                        html.push_str("<div class=\"charts\">\n");
+                        html.push_str(&figures);
+                        html.push_str("</div>\n");
+                    }
                 }
                 Some(title) => {
                     html.push_str(&format!("<h2>{}</h2>\n", escape(&title)));
-                    let chart = if title.starts_with("NPS") {
-                        self.nps.computed().map(nps_chart)
-                    } else if title.starts_with("Monthly cohorts") {
-                        self.cohorts.computed().map(cohort_chart)
-                    } else if title.starts_with("RFM") {
-                        self.rfm.computed().map(rfm_chart)
-                    } else if title.starts_with("Service") {
-                        self.service.computed().map(|r| sla_chart(r))
-                    } else {
-                        None
-                    };
-                    if let Some(svg) = chart {
-                        html.push_str("<div class=\"chart\">");
-                        html.push_str(&svg?);
-                        html.push_str("</div>\n");
-                    }
                     if body.contains(" skipped: ") && !body.contains('\n') {
                         html.push_str(&format!("<p class=\"skipped\">{}</p>\n", escape(body)));
                     } else {

@@ -139,7 +139,9 @@ pub struct ReportSettings {
     /// The follow-up queue plans the events of this many last days of the
     /// period (14).
     pub follow_up_days: i64,
-    /// The follow-up rules ([`RuleSet::default`]).
+    /// The follow-up rules: [`RuleSet::default`] without its check-in and
+    /// newsletter rules, which need every customer's whole contact history
+    /// (a report reads only the last days).
     pub rules: RuleSet,
     /// Records read per page (1,000).
     pub page_size: usize,
@@ -151,7 +153,8 @@ impl ReportSettings {
     /// "unassigned", measured on weekdays 09:00-17:00 in `tz`), the
     /// [standard SLA](ReportSettings::standard_sla), the top 10
     /// customers' 12-month CLV at 1% a month, a 14-day follow-up window
-    /// with the default rules, pages of 1,000.
+    /// with the default rules for responses, complaints and cases, pages of
+    /// 1,000.
     pub fn new(period: Period, tz: Tz, currency: Currency) -> Self {
         Self {
             period,
@@ -167,7 +170,7 @@ impl ReportSettings {
             clv_months: 12,
             monthly_discount_rate: 0.01,
             follow_up_days: 14,
-            rules: RuleSet::default(),
+            rules: follow_up_rules(),
             page_size: crate::analytics::DEFAULT_PAGE_SIZE,
         }
     }
@@ -195,6 +198,25 @@ impl ReportSettings {
             )
         })
     }
+}
+
+/// The default rules without those that need the whole contact history.
+fn follow_up_rules() -> RuleSet {
+    use crate::outreach::Trigger;
+    let all = RuleSet::default();
+    let rules = all
+        .rules()
+        .iter()
+        .filter(|r| !matches!(r.trigger, Trigger::NoContact { .. } | Trigger::Newsletter))
+        .cloned()
+        .collect();
+    RuleSet::new(
+        rules,
+        all.quiet_hours(),
+        all.frequency_cap(),
+        all.channel_order().to_vec(),
+    )
+    .unwrap_or(all)
 }
 
 /// Weekdays 09:00-17:00 in `tz` (always open if that cannot be built).
@@ -265,6 +287,9 @@ pub struct ScoreTrend {
 pub struct QuarterRetention {
     /// The quarter.
     pub quarter: CalendarBucket,
+    /// Whether only part of the quarter is in the period (its figures are
+    /// over that part; GRR and NRR are left out).
+    pub partial: bool,
     /// Customers active at its start (a sale in the activity window before).
     pub active_start: u64,
     /// Customers active at its end.
@@ -282,7 +307,7 @@ pub struct QuarterRetention {
     /// Net revenue of the quarter in the report currency.
     pub revenue: Decimal,
     /// Gross revenue retention against the previous quarter's customers
-    /// (`None` for the first quarter, or without revenue before).
+    /// (`None` unless both quarters are whole, or without revenue before).
     pub grr: Option<Decimal>,
     /// Net revenue retention against the previous quarter's customers.
     pub nrr: Option<Decimal>,
@@ -437,6 +462,8 @@ pub struct Report {
     pub currency: Currency,
     /// The confidence level of intervals, e.g. 0.95.
     pub confidence: f64,
+    /// Days a sale keeps its customer active, for retention.
+    pub activity_window_days: i64,
     /// What was read.
     pub counts: Counts,
     /// Purchases left out: in a currency without an exchange rate, by

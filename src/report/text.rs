@@ -65,8 +65,11 @@ pub(crate) fn hours(secs: Option<i64>) -> String {
     secs.map_or_else(|| "-".into(), |s| format!("{:.1} h", s as f64 / 3600.0))
 }
 
+/// The last 8 hex digits of an id (the distinct ones for sequential and
+/// random ids alike).
 pub(crate) fn short(c: CustomerId) -> String {
-    c.to_string().chars().take(8).collect()
+    let s = c.to_string();
+    s.get(s.len().saturating_sub(8)..).unwrap_or(&s).to_owned()
 }
 
 /// Groups thousands: 12345 -> "12,345".
@@ -193,7 +196,7 @@ impl Report {
                 .iter()
                 .map(|q| {
                     vec![
-                        q.quarter.to_string(),
+                        format!("{}{}", q.quarter, if q.partial { "~" } else { "" }),
                         thousands(q.active_start),
                         thousands(q.acquired),
                         thousands(q.retained),
@@ -224,8 +227,9 @@ impl Report {
             ));
             let _ = writeln!(
                 out,
-                "active: a sale in the activity window before the quarter starts; \
-                 GRR/NRR: revenue of last quarter's customers this quarter"
+                "active: a sale in the {} days before; GRR/NRR: this quarter's revenue from \
+                 last quarter's customers (whole quarters only; ~ = part of the quarter)",
+                self.activity_window_days
             );
         }
 
@@ -279,6 +283,7 @@ impl Report {
             let rows: Vec<Vec<String>> = r
                 .segments
                 .iter()
+                .filter(|(_, n)| *n > 0)
                 .map(|(name, n)| {
                     let share = *n as f64 / r.customers.max(1) as f64;
                     vec![
