@@ -35,6 +35,8 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>], left: &[usize]) -> S
                 out.push_str(cell);
             }
         }
+        let kept = out.trim_end_matches(' ').len();
+        out.truncate(kept);
         out.push('\n');
     };
     line(&mut out, &mut headers.iter().copied());
