@@ -60,8 +60,9 @@ FORMAT:
     --strict                  import nothing if any row is rejected
 
 REPORT:
-    --from YYYY-MM-DD         first day of the period (default: 24 months
-                              before --to)
+    --from YYYY-MM-DD         first day of the period (default: the month of
+                              the earliest record, at most 24 months before
+                              --to)
     --to YYYY-MM-DD           day after the period (default: the month after
                               the latest record; the demo: 2026-11-01)
     --db FILE                 the SQLite file, replaced on each run
@@ -236,10 +237,13 @@ fn months_before(d: NaiveDate, months: u32) -> Option<NaiveDate> {
     d.checked_sub_months(chrono::Months::new(months))
 }
 
-/// The latest purchase, response or case in the store.
-fn latest(store: &SqliteStore) -> Result<Option<DateTime<Utc>>, Box<dyn Error>> {
-    let mut latest: Option<DateTime<Utc>> = None;
-    let mut seen = |t: DateTime<Utc>| latest = Some(latest.map_or(t, |l| l.max(t)));
+/// The earliest and the latest purchase, response or case in the store.
+type Span = Option<(DateTime<Utc>, DateTime<Utc>)>;
+fn span(store: &SqliteStore) -> Result<Span, Box<dyn Error>> {
+    let mut span: Span = None;
+    let mut seen = |t: DateTime<Utc>| {
+        span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+    };
     let mut req = PageRequest::first(5_000)?;
     loop {
         let page = block_on(store.purchases(Query::All, req.clone()))?;
@@ -271,7 +275,7 @@ fn latest(store: &SqliteStore) -> Result<Option<DateTime<Utc>>, Box<dyn Error>> 
             None => break,
         }
     }
-    Ok(latest)
+    Ok(span)
 }
 
 fn fresh_db(path: &PathBuf) -> Result<SqliteStore, Box<dyn Error>> {
@@ -287,7 +291,17 @@ fn fresh_db(path: &PathBuf) -> Result<SqliteStore, Box<dyn Error>> {
     Ok(SqliteStore::open(path)?)
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let Some(args) = parse_args()? else {
         return Ok(());
     };
@@ -387,22 +401,24 @@ fn main() -> Result<(), Box<dyn Error>> {
                 eprintln!("  ... and {} more", report.rejected.len() - 50);
             }
         }
+        let (first, last) =
+            span(&store)?.ok_or("no dated records imported: nothing to report on")?;
         let to = match args.to {
             Some(d) => d,
-            None => latest(&store)?
-                .and_then(|t| first_of_next_month(t, tz))
-                .ok_or("no dated records imported: nothing to report on")?,
+            None => first_of_next_month(last, tz).ok_or("the latest record is out of range")?,
+        };
+        // At most 24 months, from the month of the earliest record.
+        let earliest = first.with_timezone(&tz).date_naive().with_day(1);
+        let from = match args.from {
+            Some(d) => d,
+            None => months_before(to, 24)
+                .into_iter()
+                .chain(earliest)
+                .max()
+                .ok_or("--from")?,
         };
         let mut settings = ReportSettings::new(
-            Period::new(
-                midnight(
-                    args.from
-                        .or_else(|| months_before(to, 24))
-                        .ok_or("--from")?,
-                    tz,
-                )?,
-                midnight(to, tz)?,
-            )?,
+            Period::new(midnight(from, tz)?, midnight(to, tz)?)?,
             tz,
             args.currency,
         );

@@ -722,8 +722,21 @@ fn rfm(txs: &[Transaction], settings: &ReportSettings) -> Section<RfmSection> {
     })
 }
 
+/// The smallest sample the purchase models are fitted on: with fewer
+/// customers, or fewer who bought again, the maximum-likelihood fit drifts
+/// to degenerate parameters.
+const MIN_CUSTOMERS: u64 = 30;
+const MIN_REPEAT_CUSTOMERS: u64 = 10;
+
 fn clv(txs: &[Transaction], settings: &ReportSettings) -> Section<ClvSection> {
     match clv_fit(txs, settings) {
+        Ok(s) if s.customers < MIN_CUSTOMERS || s.repeat_customers < MIN_REPEAT_CUSTOMERS => {
+            Section::skip(format!(
+                "{} customers, {} of whom bought again: too few to fit the purchase models \
+                 (at least {MIN_CUSTOMERS} and {MIN_REPEAT_CUSTOMERS} are needed)",
+                s.customers, s.repeat_customers
+            ))
+        }
         Ok(s) => Section::Computed(s),
         Err(BtydError::Empty { what }) => Section::skip(format!(
             "no {what} to fit the purchase models on (they need customers who bought again)"
@@ -741,6 +754,7 @@ fn clv_fit(txs: &[Transaction], settings: &ReportSettings) -> Result<ClvSection,
     let summary = summarize(sales, &SummaryOptions::daily(end))?;
     let bg = BgNbdData::from_summary(&summary)?.fit(&FitOptions::default())?;
     let gg = GammaGammaData::from_summary(&summary)?.fit(&FitOptions::default())?;
+    let converged = bg.report.converged && gg.report.converged;
     let options = ClvOptions::daily(settings.clv_months, settings.monthly_discount_rate)?;
     let values = lifetime_values(&summary, &bg.params, &gg.params, &options)?;
     let mut historical: HashMap<CustomerId, Decimal> = HashMap::new();
@@ -797,6 +811,7 @@ fn clv_fit(txs: &[Transaction], settings: &ReportSettings) -> Result<ClvSection,
         months: settings.clv_months,
         total: values.iter().sum(),
         mean_p_alive: if n == 0 { 0.0 } else { p_sum / n as f64 },
+        converged,
         top,
     })
 }

@@ -367,6 +367,9 @@ pub struct ClvSection {
     pub total: f64,
     /// Mean probability alive.
     pub mean_p_alive: f64,
+    /// Whether both fits met their gradient criterion (when not, the
+    /// parameters are the best point found, and the text says so).
+    pub converged: bool,
     /// The top customers by predicted value.
     pub top: Vec<CustomerValueRow>,
 }

@@ -327,6 +327,12 @@ impl Report {
                 v.gamma_gamma[1],
                 v.gamma_gamma[2]
             );
+            if !v.converged {
+                let _ = writeln!(
+                    out,
+                    "note: a model fit stopped before convergence; treat the predictions with care"
+                );
+            }
             let rows: Vec<Vec<String>> = v
                 .top
                 .iter()
