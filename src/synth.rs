@@ -7,6 +7,17 @@
 //! rather than keeping private copies, so every benchmark and its peers see
 //! identical input.
 //!
+//! Two larger generators live in submodules:
+//! - [`business`]: a whole synthetic business over a window of months —
+//!   customers with consent and time zones in seven markets, BG/NBD
+//!   purchases with seasonality in several currencies (and the exchange
+//!   rates to convert them), subscriptions, support cases handled by bots
+//!   and agents in their teams' business hours, NPS/CSAT/CES surveys after
+//!   purchases and solved cases, and interactions — loadable into any store
+//!   ([`business::Business::load_into`]); the `report` example and the
+//!   end-to-end tests run on it;
+//! - [`purchases`]: a bare purchase ledger for the value benchmarks (W2).
+//!
 //! Available with the `synth` feature.
 //!
 //! # Example

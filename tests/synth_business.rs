@@ -301,3 +301,154 @@ proptest! {
         check_causality(&b);
     }
 }
+
+/// The experience shows in the scores, as the generator's documentation
+/// promises: the monthly NPS dips from 55 % to 70 % of the window and
+/// recovers, and slow or reopened cases get lower CSAT than quick ones.
+#[test]
+fn scores_follow_the_experience() {
+    let b = generate(&BusinessSpec::report()).unwrap();
+    let [nps, csat, _] = [b.surveys[0].id(), b.surveys[1].id(), b.surveys[2].id()];
+    let window = (b.end - b.spec.start).num_seconds() as f64;
+    let fraction = |t: DateTime<Utc>| (t - b.spec.start).num_seconds() as f64 / window;
+    // NPS = % promoters (9-10) − % detractors (0-6).
+    let nps_in = |lo: f64, hi: f64| {
+        let scores: Vec<i16> = b
+            .responses
+            .iter()
+            .filter(|r| r.survey() == nps && (lo..hi).contains(&fraction(r.responded_at())))
+            .map(|r| r.score().get())
+            .collect();
+        let promoters = scores.iter().filter(|&&s| s >= 9).count() as f64;
+        let detractors = scores.iter().filter(|&&s| s <= 6).count() as f64;
+        (
+            100.0 * (promoters - detractors) / scores.len() as f64,
+            scores.len(),
+        )
+    };
+    let (before, n_before) = nps_in(0.3, 0.55);
+    let (dip, n_dip) = nps_in(0.57, 0.70);
+    let (after, n_after) = nps_in(0.85, 1.0);
+    // The latent score drops by 1.6 points (of 10) during the dip; on
+    // several hundred responses each, the NPS moves by far more than its
+    // standard error (about 100 / sqrt(n) ≈ 5 points): ask for 15.
+    assert!(
+        n_before > 300 && n_dip > 300 && n_after > 300,
+        "{n_before} {n_dip} {n_after}"
+    );
+    assert!(dip < before - 15.0, "dip {dip} vs before {before}");
+    assert!(after > dip + 15.0, "after {after} vs dip {dip}");
+
+    // CSAT by case speed: business time from creation to the first solve.
+    let cases: HashMap<_, &Case> = b.cases.iter().map(|c| (c.id(), c)).collect();
+    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+    for r in b.responses.iter().filter(|r| r.survey() == csat) {
+        let Some(Rated::Case(id)) = r.rates() else {
+            continue;
+        };
+        let case = cases[&id];
+        let team = b.teams.iter().find(|t| Some(t.id) == case.team());
+        let solved = case
+            .events()
+            .iter()
+            .find(|e| e.kind() == crmkit::domain::CaseEventKind::Solved);
+        let (Some(team), Some(solved)) = (team, solved) else {
+            continue;
+        };
+        let hours = team
+            .calendar
+            .business_duration(case.created_at(), solved.at())
+            .unwrap()
+            .num_hours();
+        let score = f64::from(r.score().get());
+        if hours < 8 {
+            fast.push(score);
+        } else if hours > 40 {
+            slow.push(score);
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    // The generator takes 1.4 points (0.7 per threshold, 16 h and 40 h)
+    // off the latent CSAT of slow cases; ask for half a point.
+    assert!(
+        fast.len() > 50 && slow.len() > 20,
+        "{} {}",
+        fast.len(),
+        slow.len()
+    );
+    assert!(
+        mean(&fast) > mean(&slow) + 0.5,
+        "fast {} slow {}",
+        mean(&fast),
+        mean(&slow)
+    );
+}
+
+/// Every customer's lifecycle stage matches their sales at the end, and
+/// the follow-up queue has work: cases still open at the end.
+#[test]
+fn lifecycle_and_backlog_match_the_history() {
+    use crmkit::domain::{CaseStatus, LifecycleStage};
+    let b = generate(&BusinessSpec {
+        customers: 2_000,
+        ..BusinessSpec::report()
+    })
+    .unwrap();
+    let mut last_sale: HashMap<CustomerId, DateTime<Utc>> = HashMap::new();
+    for p in b.purchases.iter().filter(|p| !p.is_refund()) {
+        let _ = last_sale.insert(p.customer(), p.occurred_at());
+    }
+    for c in &b.customers {
+        let stage = c.lifecycle_stage();
+        match last_sale.get(&c.id()) {
+            None => assert!(matches!(
+                stage,
+                LifecycleStage::Lead | LifecycleStage::Prospect
+            )),
+            Some(&t) => {
+                let days = (b.end - t).num_days();
+                let want: &[LifecycleStage] = if days <= 90 {
+                    &[LifecycleStage::Active, LifecycleStage::Reactivated]
+                } else if days <= 180 {
+                    &[LifecycleStage::AtRisk]
+                } else {
+                    &[LifecycleStage::Churned]
+                };
+                assert!(want.contains(&stage), "{stage:?} after {days} days");
+            }
+        }
+    }
+    let open = b
+        .cases
+        .iter()
+        .filter(|c| !matches!(c.status(), CaseStatus::Solved | CaseStatus::Closed))
+        .count();
+    assert!(open >= 5, "{open} open cases of {}", b.cases.len());
+}
+
+/// The business's own SLA policy, evaluated on each team's calendar at the
+/// end: most first replies meet their target, a visible minority does not
+/// (reply medians are 0.75-4 business hours against targets of 1-8).
+#[test]
+fn sla_compliance_is_high_but_not_perfect() {
+    use crmkit::metrics::service::SlaStatus;
+    let b = generate(&BusinessSpec {
+        customers: 1_500,
+        ..BusinessSpec::report()
+    })
+    .unwrap();
+    let (mut met, mut breached) = (0usize, 0usize);
+    for c in &b.cases {
+        let Some(team) = b.teams.iter().find(|t| Some(t.id) == c.team()) else {
+            continue;
+        };
+        let sla = b.sla.evaluate(c, &team.calendar, b.end).unwrap();
+        match sla.first_reply {
+            Some(SlaStatus::Met { .. }) => met += 1,
+            Some(SlaStatus::Breached { .. }) => breached += 1,
+            _ => {}
+        }
+    }
+    let share = met as f64 / (met + breached) as f64;
+    assert!((0.6..0.97).contains(&share), "first reply met {share}");
+}
