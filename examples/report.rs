@@ -339,6 +339,7 @@ fn run() -> Result<(), Box<dyn Error>> {
             spec.reporting_currency,
         );
         settings.rates = business.rates.clone();
+        settings.sla = business.sla.clone();
         settings.teams = business
             .teams
             .iter()

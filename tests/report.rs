@@ -545,6 +545,7 @@ fn business_settings(b: &crmkit::synth::business::Business) -> ReportSettings {
         b.spec.reporting_currency,
     );
     settings.rates = b.rates.clone();
+    settings.sla = b.sla.clone();
     settings.teams = b
         .teams
         .iter()
