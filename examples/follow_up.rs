@@ -1,16 +1,18 @@
 //! Closed-loop follow-up on a small data set: plan follow-ups for new
-//! survey responses, a complaint and a reopened case, store them in the
-//! memory outbox, and hand them to a transport that prints each message.
+//! survey responses and a complaint, store them in the memory store (which
+//! is also the outbox), hand them to a transport that prints each message,
+//! and read the recorded follow-ups back from each customer's history.
 //!
 //! Run with `cargo run --example follow_up`.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 use crmkit::domain::*;
 use crmkit::outreach::*;
+use crmkit::store::memory::MemoryStore;
+use crmkit::store::{CustomerStore, InteractionStore, PageRequest, Query, SurveyStore};
 
 /// The application's transport: here it prints what it would send. It
 /// reads a simulated clock so the demo runs through a day in a moment.
@@ -162,8 +164,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    let outbox = MemoryOutbox::new();
-    let stored = futures_executor::block_on(outbox.insert(plan.tasks.clone()))?;
+    // The store holds the customers, their history and the outbox, so a
+    // follow-up's receipt and its interaction are recorded together.
+    let store = MemoryStore::new();
+    let _ = futures_executor::block_on(store.insert_customers(customers.clone()))?;
+    let _ = futures_executor::block_on(store.insert_responses(responses.to_vec()))?;
+    let _ = futures_executor::block_on(store.create_interaction(complaint.clone()))?;
+    let stored = futures_executor::block_on(store.insert(plan.tasks.clone()))?;
     // Planning the same events again finds every task already planned.
     let again =
         planner.plan(&PlanInput::new(now, &customers, &events).with_existing(&plan.tasks))?;
@@ -173,11 +180,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         again.already_planned.len()
     );
 
-    let directory: BTreeMap<_, _> = customers.into_iter().map(|c| (c.id(), c)).collect();
+    // Consent is checked again at send time against the stored customers.
+    let directory = StoreDirectory(&store);
     let transport = PrintingTransport {
         clock: Mutex::new(now),
     };
-    let dispatcher = Dispatcher::new(&outbox, &transport, &directory, DispatcherConfig::default());
+    let dispatcher = Dispatcher::new(&store, &transport, &directory, DispatcherConfig::default());
     println!("dispatching:");
     let mut at = now;
     for _ in 0..24 {
@@ -188,15 +196,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         at += Duration::hours(1);
     }
-    let entries: Vec<OutboxEntry> = outbox
-        .entries()?
-        .into_iter()
-        .map(Versioned::into_inner)
-        .collect();
-    println!(
-        "recorded {} outbound follow-up interactions",
-        outbox.recorded_interactions()?.len()
-    );
+    let mut entries: Vec<OutboxEntry> = Vec::new();
+    println!("history:");
+    for c in &customers {
+        entries.extend(
+            futures_executor::block_on(store.for_customer(c.id()))?
+                .into_iter()
+                .map(Versioned::into_inner),
+        );
+        let history = futures_executor::block_on(
+            store.interactions(Query::Customer(c.id()), PageRequest::first(100)?),
+        )?;
+        for i in history.items.iter().map(Versioned::value) {
+            println!(
+                "  {}: {} {:?} {:?} via {}",
+                c.id(),
+                i.occurred_at(),
+                i.direction(),
+                i.purpose(),
+                i.channel()
+            );
+        }
+    }
     let report = ClosedLoopReport::compute(&entries, &responses);
     println!(
         "detractors: {}, contacted within target: {} ({:?} %)",

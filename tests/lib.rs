@@ -7,6 +7,8 @@
 mod domain_props;
 #[cfg(feature = "csv")]
 mod import;
+#[cfg(all(feature = "sqlite", feature = "testkit"))]
+mod outbox_store;
 mod outreach;
 mod service;
 #[cfg(feature = "testkit")]
@@ -21,5 +23,6 @@ mod synth_business;
 
 mod btyd;
 mod relationship;
+mod relationship_store;
 #[cfg(feature = "report")]
 mod report;

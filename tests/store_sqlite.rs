@@ -349,7 +349,7 @@ mod crash_and_bad_input {
                 r,
                 Err(StoreError::NewerSchema {
                     found: 99,
-                    supported: 1
+                    supported: 2
                 })
             ),
             "{r:?}"
@@ -371,7 +371,7 @@ mod crash_and_bad_input {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(versions, vec![1]);
+        assert_eq!(versions, vec![1, 2]);
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
@@ -389,6 +389,16 @@ mod crash_and_bad_input {
             (
                 "SELECT body FROM responses WHERE survey = x'00' ORDER BY at, id",
                 "responses_survey",
+            ),
+            // The outbox queries, exactly as the store sends them.
+            (
+                "SELECT version, body FROM outbox WHERE pending = 1 AND not_before <= 5 \
+                 ORDER BY not_before, key LIMIT 10",
+                "outbox_due",
+            ),
+            (
+                "SELECT version, body FROM outbox WHERE customer = x'00' ORDER BY key",
+                "outbox_customer",
             ),
         ] {
             let plan: Vec<String> = conn

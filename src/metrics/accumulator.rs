@@ -140,6 +140,16 @@ pub enum MergeError {
         /// The accumulator type.
         accumulator: &'static str,
     },
+    /// The two states contradict each other (for example one side's
+    /// recorded acquisition of a customer is after the other side's
+    /// purchase by that customer).
+    #[error("cannot merge {accumulator} accumulators: {reason}")]
+    Inconsistent {
+        /// The accumulator type.
+        accumulator: &'static str,
+        /// What contradicts, human readable.
+        reason: String,
+    },
 }
 
 impl MergeError {

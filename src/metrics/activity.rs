@@ -132,6 +132,26 @@ pub enum RelationshipError {
     },
 }
 
+/// The [`MergeError`](crate::metrics::accumulator::MergeError) of a failed
+/// merge of `accumulator`s (for the [`Accumulator`](crate::metrics::accumulator::Accumulator)
+/// impls of the relationship metrics).
+pub(crate) fn merge_error(
+    accumulator: &'static str,
+    e: RelationshipError,
+) -> crate::metrics::accumulator::MergeError {
+    use crate::metrics::accumulator::MergeError;
+    match e {
+        RelationshipError::Overflow { .. } => MergeError::Overflow { accumulator },
+        RelationshipError::ConfigMismatch { what } => {
+            MergeError::config(accumulator, format!("different {what}"))
+        }
+        other => MergeError::Inconsistent {
+            accumulator,
+            reason: other.to_string(),
+        },
+    }
+}
+
 /// A fast, deterministic hasher for [`CustomerId`] keys (FxHash-style).
 ///
 /// Customer ids are UUIDs chosen by the application, not by an attacker
@@ -263,17 +283,30 @@ impl<S: Default + Send> Sharded<S> {
         self.shards.iter().map(|s| s.len()).sum()
     }
 
-    /// Combines `other` into `self`, customer by customer.
+    /// Combines `other` into `self`, customer by customer, all or nothing:
+    /// every combined state is computed first (on copies), and `self`
+    /// changes only when all of them succeeded. Extra memory: one state
+    /// per customer of `other`.
     pub(crate) fn merge_with(
         &mut self,
         other: &Sharded<S>,
         mut combine: impl FnMut(&CustomerId, &mut S, &S) -> Result<(), RelationshipError>,
-    ) -> Result<(), RelationshipError> {
-        for (mine, theirs) in self.shards.iter_mut().zip(&other.shards) {
-            mine.reserve(theirs.len());
+    ) -> Result<(), RelationshipError>
+    where
+        S: Clone,
+    {
+        let mut staged: Vec<Vec<(CustomerId, S)>> = Vec::with_capacity(self.shards.len());
+        for (mine, theirs) in self.shards.iter().zip(&other.shards) {
+            let mut combined = Vec::with_capacity(theirs.len());
             for (c, o) in theirs {
-                combine(c, mine.entry(*c).or_default(), o)?;
+                let mut state = mine.get(c).cloned().unwrap_or_default();
+                combine(c, &mut state, o)?;
+                combined.push((*c, state));
             }
+            staged.push(combined);
+        }
+        for (mine, combined) in self.shards.iter_mut().zip(staged) {
+            mine.extend(combined);
         }
         Ok(())
     }

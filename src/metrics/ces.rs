@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::accumulator::{Accumulator, MergeError, PortableState};
-use crate::metrics::csat::{ShareResult, ThresholdShare};
+use crate::metrics::csat::{ShareResult, ThresholdShare, threshold_share_metric};
 use crate::metrics::score::{MetricError, ScoreHistogram, ScoreRange, Scored};
 
 /// The CES accumulator.
@@ -51,70 +51,9 @@ impl Ces {
     pub fn new(range: ScoreRange, threshold: u8) -> Result<Self, MetricError> {
         ThresholdShare::new(range, threshold, "CES threshold").map(Self)
     }
-
-    /// The same accumulator flagging results below `min_sample`
-    /// (effective) answers.
-    pub fn with_min_sample(mut self, min_sample: u64) -> Self {
-        self.0.set_min_sample(min_sample);
-        self
-    }
-
-    /// A CES accumulator configured like `self` holding `histogram`.
-    ///
-    /// # Errors
-    /// [`MetricError::Merge`] if the histogram's range differs.
-    pub fn with_histogram(&self, histogram: ScoreHistogram) -> Result<Self, MetricError> {
-        self.0.with_histogram(histogram, "Ces").map(Self)
-    }
-
-    /// Adds an unweighted score.
-    ///
-    /// # Errors
-    /// [`MetricError::ScoreOutOfRange`].
-    pub fn push_score(&mut self, score: u8) -> Result<(), MetricError> {
-        self.0.histogram_mut().push(score)
-    }
-
-    /// Adds a weighted score.
-    ///
-    /// # Errors
-    /// [`MetricError::ScoreOutOfRange`], [`MetricError::InvalidWeight`].
-    pub fn push_weighted(&mut self, score: u8, weight: f64) -> Result<(), MetricError> {
-        self.0.histogram_mut().push_weighted(score, weight)
-    }
-
-    /// The histogram so far.
-    pub fn histogram(&self) -> &ScoreHistogram {
-        self.0.histogram()
-    }
 }
 
-impl Accumulator for Ces {
-    type Observation = Scored;
-    type Output = ShareResult;
-    type Error = MetricError;
-
-    fn push(&mut self, obs: Scored) -> Result<(), MetricError> {
-        self.0.histogram_mut().push_scored(obs)
-    }
-
-    fn merge(&mut self, other: &Self) -> Result<(), MergeError> {
-        self.0.merge(&other.0, "Ces")
-    }
-
-    fn finish(&self) -> ShareResult {
-        self.0.finish()
-    }
-
-    fn empty_like(&self) -> Self {
-        Self(self.0.empty_like())
-    }
-}
-
-impl PortableState for Ces {
-    const KIND: &'static str = "crmkit.ces";
-    const STATE_VERSION: u32 = 1;
-}
+threshold_share_metric!(Ces, "Ces", "CES", "crmkit.ces");
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,10 @@
 //!   first bucket, `None` when that is not positive. Revenue cells are
 //!   `≥ 0` and may exceed 1 (expansion).
 //!
+//! - subscription tables ([`SubscriptionCohortAccumulator`]): activity
+//!   shares as above, and MRR retained: the cohort's MRR at the close of
+//!   each bucket over its MRR at the close of its first bucket.
+//!
 //! Shares are in `[0, 1]`. A cell whose bucket is not entirely inside the
 //! observation window is marked `partial`. A cohort with no customers has
 //! no cells. Customers acquired before the window are counted apart and
@@ -30,6 +34,10 @@ use super::activity::{
     Activity, CustomerActivity, RelationshipError, Sharded, Transaction, min_opt,
 };
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
+
+mod accumulate;
+mod subscription;
+pub use subscription::{Subscriber, SubscriptionCohortAccumulator};
 
 /// The observation window, granularity and time zone of a cohort table.
 ///
@@ -173,10 +181,11 @@ pub struct CohortCell {
     /// `customers / cohort size`, in `[0, 1]`.
     pub share: Decimal,
     /// Net revenue of the cohort in the bucket, floored at zero (purchase
-    /// tables only).
+    /// tables), or its MRR at the bucket close (subscription tables,
+    /// [`SubscriptionCohortAccumulator`]); `None` in activity tables.
     pub revenue: Option<Money>,
-    /// `revenue / first-bucket revenue`, `≥ 0` (purchase tables with
-    /// positive first-bucket revenue only).
+    /// `revenue / first-bucket revenue`, `≥ 0` (purchase and subscription
+    /// tables with positive first-bucket revenue only).
     pub revenue_retained: Option<Decimal>,
     /// The bucket is not entirely observed: the value may still change.
     pub partial: bool,
@@ -223,21 +232,25 @@ impl Grid {
         }
     }
 
+    /// Adds `o`, all or nothing: on overflow `self` is unchanged.
     fn merge(&mut self, o: &Grid) -> Result<(), RelationshipError> {
-        let add = |a: &mut u64, b: u64| {
-            a.checked_add(b)
-                .map(|v| *a = v)
-                .ok_or(RelationshipError::Overflow {
-                    operation: "cohort count",
-                })
+        let of = || RelationshipError::Overflow {
+            operation: "cohort count",
         };
-        for (a, b) in self.sizes.iter_mut().zip(&o.sizes) {
-            add(a, *b)?;
-        }
-        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
-            add(a, *b)?;
-        }
-        add(&mut self.acquired_before, o.acquired_before)
+        let add = |a: &[u64], b: &[u64]| -> Result<Vec<u64>, RelationshipError> {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| x.checked_add(*y).ok_or_else(of))
+                .collect()
+        };
+        let sizes = add(&self.sizes, &o.sizes)?;
+        let counts = add(&self.counts, &o.counts)?;
+        let before = self
+            .acquired_before
+            .checked_add(o.acquired_before)
+            .ok_or_else(of)?;
+        (self.sizes, self.counts, self.acquired_before) = (sizes, counts, before);
+        Ok(())
     }
 }
 

@@ -272,6 +272,83 @@ impl Estimate for ShareResult {
     }
 }
 
+/// The methods and trait impls CSAT and CES share: both are a
+/// [`ThresholdShare`] behind a newtype.
+macro_rules! threshold_share_metric {
+    ($T:ident, $name:literal, $label:literal, $kind:literal) => {
+        impl $T {
+            /// The same accumulator flagging results below `min_sample`
+            /// (effective) answers.
+            pub fn with_min_sample(mut self, min_sample: u64) -> Self {
+                self.0.set_min_sample(min_sample);
+                self
+            }
+
+            #[doc = concat!("A ", $label, " accumulator configured like `self` holding `histogram`.")]
+            ///
+            /// # Errors
+            /// [`MetricError::Merge`] if the histogram's range differs.
+            pub fn with_histogram(&self, histogram: ScoreHistogram) -> Result<Self, MetricError> {
+                self.0.with_histogram(histogram, $name).map(Self)
+            }
+
+            /// Adds an unweighted score.
+            ///
+            /// # Errors
+            /// [`MetricError::ScoreOutOfRange`].
+            pub fn push_score(&mut self, score: u8) -> Result<(), MetricError> {
+                self.0.histogram_mut().push(score)
+            }
+
+            /// Adds a weighted score.
+            ///
+            /// # Errors
+            /// [`MetricError::ScoreOutOfRange`], [`MetricError::InvalidWeight`].
+            pub fn push_weighted(&mut self, score: u8, weight: f64) -> Result<(), MetricError> {
+                self.0.histogram_mut().push_weighted(score, weight)
+            }
+
+            /// The threshold: answers at or above it count.
+            pub fn threshold(&self) -> u8 {
+                self.0.threshold()
+            }
+
+            /// The histogram so far.
+            pub fn histogram(&self) -> &ScoreHistogram {
+                self.0.histogram()
+            }
+        }
+
+        impl Accumulator for $T {
+            type Observation = Scored;
+            type Output = ShareResult;
+            type Error = MetricError;
+
+            fn push(&mut self, obs: Scored) -> Result<(), MetricError> {
+                self.0.histogram_mut().push_scored(obs)
+            }
+
+            fn merge(&mut self, other: &Self) -> Result<(), MergeError> {
+                self.0.merge(&other.0, $name)
+            }
+
+            fn finish(&self) -> ShareResult {
+                self.0.finish()
+            }
+
+            fn empty_like(&self) -> Self {
+                Self(self.0.empty_like())
+            }
+        }
+
+        impl PortableState for $T {
+            const KIND: &'static str = $kind;
+            const STATE_VERSION: u32 = 1;
+        }
+    };
+}
+pub(crate) use threshold_share_metric;
+
 /// The CSAT accumulator.
 ///
 /// State: one count per score (and one weight sum per score when weighted).
@@ -329,75 +406,9 @@ impl Csat {
     pub fn new(range: ScoreRange, threshold: u8) -> Result<Self, MetricError> {
         ThresholdShare::new(range, threshold, "CSAT threshold").map(Self)
     }
-
-    /// The same accumulator flagging results below `min_sample`
-    /// (effective) answers.
-    pub fn with_min_sample(mut self, min_sample: u64) -> Self {
-        self.0.set_min_sample(min_sample);
-        self
-    }
-
-    /// A CSAT accumulator configured like `self` holding `histogram`.
-    ///
-    /// # Errors
-    /// [`MetricError::Merge`] if the histogram's range differs.
-    pub fn with_histogram(&self, histogram: ScoreHistogram) -> Result<Self, MetricError> {
-        self.0.with_histogram(histogram, "Csat").map(Self)
-    }
-
-    /// Adds an unweighted score.
-    ///
-    /// # Errors
-    /// [`MetricError::ScoreOutOfRange`].
-    pub fn push_score(&mut self, score: u8) -> Result<(), MetricError> {
-        self.0.histogram_mut().push(score)
-    }
-
-    /// Adds a weighted score.
-    ///
-    /// # Errors
-    /// [`MetricError::ScoreOutOfRange`], [`MetricError::InvalidWeight`].
-    pub fn push_weighted(&mut self, score: u8, weight: f64) -> Result<(), MetricError> {
-        self.0.histogram_mut().push_weighted(score, weight)
-    }
-
-    /// The threshold.
-    pub fn threshold(&self) -> u8 {
-        self.0.threshold()
-    }
-
-    /// The histogram so far.
-    pub fn histogram(&self) -> &ScoreHistogram {
-        self.0.histogram()
-    }
 }
 
-impl Accumulator for Csat {
-    type Observation = Scored;
-    type Output = ShareResult;
-    type Error = MetricError;
-
-    fn push(&mut self, obs: Scored) -> Result<(), MetricError> {
-        self.0.histogram_mut().push_scored(obs)
-    }
-
-    fn merge(&mut self, other: &Self) -> Result<(), MergeError> {
-        self.0.merge(&other.0, "Csat")
-    }
-
-    fn finish(&self) -> ShareResult {
-        self.0.finish()
-    }
-
-    fn empty_like(&self) -> Self {
-        Self(self.0.empty_like())
-    }
-}
-
-impl PortableState for Csat {
-    const KIND: &'static str = "crmkit.csat";
-    const STATE_VERSION: u32 = 1;
-}
+threshold_share_metric!(Csat, "Csat", "CSAT", "crmkit.csat");
 
 #[cfg(test)]
 mod tests {

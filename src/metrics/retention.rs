@@ -27,7 +27,8 @@ use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::activity::{Activity, CustomerActivity, RelationshipError};
+use super::accumulator::{Accumulator, MergeError, PortableState};
+use super::activity::{Activity, CustomerActivity, RelationshipError, merge_error};
 use crate::domain::Period;
 
 /// When a customer who was active before, lapsed, and came back inside the
@@ -104,7 +105,29 @@ pub struct RetentionCounts {
 }
 
 impl RetentionCounts {
+    /// Adds `other`, all or nothing: on overflow `self` is unchanged.
     fn add(&mut self, other: &RetentionCounts) -> Result<(), RelationshipError> {
+        let mut next = *self;
+        next.add_each(other)?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Whether the counts can come from pushing customers: each customer
+    /// is in exactly one of retained, churned, acquired, reactivated (or
+    /// none), and E = retained + the newcomers still active.
+    fn is_consistent(&self) -> bool {
+        let newcomers_kept = self
+            .acquired
+            .checked_sub(self.acquired_and_lost)
+            .zip(self.reactivated.checked_sub(self.reactivated_and_lost))
+            .and_then(|(a, r)| a.checked_add(r));
+        self.retained.checked_add(self.churned) == Some(self.start)
+            && self.acquired.checked_add(self.reactivated) == Some(self.new)
+            && newcomers_kept.and_then(|k| k.checked_add(self.retained)) == Some(self.end)
+    }
+
+    fn add_each(&mut self, other: &RetentionCounts) -> Result<(), RelationshipError> {
         let add = |a: &mut u64, b: u64| -> Result<(), RelationshipError> {
             *a = a.checked_add(b).ok_or(RelationshipError::Overflow {
                 operation: "retention count",
@@ -160,10 +183,72 @@ pub struct Retention {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RetentionRepr")]
 pub struct RetentionAccumulator {
     period: Period,
     options: RetentionOptions,
     counts: RetentionCounts,
+}
+
+/// The serialised form, checked on the way in: counts that no sequence of
+/// pushes can produce are rejected.
+#[derive(Deserialize)]
+struct RetentionRepr {
+    period: Period,
+    options: RetentionOptions,
+    counts: RetentionCounts,
+}
+
+impl TryFrom<RetentionRepr> for RetentionAccumulator {
+    type Error = RelationshipError;
+    fn try_from(r: RetentionRepr) -> Result<Self, Self::Error> {
+        if !r.counts.is_consistent() {
+            return Err(RelationshipError::OutOfRange {
+                parameter: "retention counts",
+                value: format!("{:?}", r.counts),
+                range: "counts of pushed customers (S = retained + churned, N = acquired + reactivated, E = retained + newcomers kept)",
+            });
+        }
+        Ok(Self {
+            period: r.period,
+            options: r.options,
+            counts: r.counts,
+        })
+    }
+}
+
+/// The crate-wide accumulator shape. Observation: one customer's whole
+/// activity (push each customer once). `finish` is the inherent
+/// [`RetentionAccumulator::finish`], a "no data" error when S = 0. Merge is
+/// all or nothing.
+///
+/// Memory: nine counters, whatever the number of customers; the state is
+/// portable ([`PortableState`]).
+impl Accumulator for RetentionAccumulator {
+    type Observation = CustomerActivity;
+    type Output = Result<Retention, RelationshipError>;
+    type Error = RelationshipError;
+
+    fn push(&mut self, activity: CustomerActivity) -> Result<(), RelationshipError> {
+        RetentionAccumulator::push(self, &activity)
+    }
+
+    fn merge(&mut self, other: &Self) -> Result<(), MergeError> {
+        RetentionAccumulator::merge(self, other).map_err(|e| merge_error("retention", e))
+    }
+
+    fn finish(&self) -> Self::Output {
+        RetentionAccumulator::finish(self)
+    }
+
+    fn empty_like(&self) -> Self {
+        Self::new(self.period, self.options)
+    }
+}
+
+impl PortableState for RetentionAccumulator {
+    const KIND: &'static str = "crmkit.retention";
+    const STATE_VERSION: u32 = 1;
 }
 
 impl RetentionAccumulator {
@@ -208,6 +293,7 @@ impl RetentionAccumulator {
     }
 
     /// Adds another accumulator's counts (customers must not be in both).
+    /// On error `self` is unchanged.
     ///
     /// # Errors
     /// [`RelationshipError::ConfigMismatch`] for another period or other
@@ -242,7 +328,10 @@ impl RetentionAccumulator {
         let s = Decimal::from(c.start);
         let subtracted = match self.options.same_period_churn {
             SamePeriodChurnPolicy::Subtract => c.new,
-            SamePeriodChurnPolicy::Exclude => c.new - c.acquired_and_lost - c.reactivated_and_lost,
+            SamePeriodChurnPolicy::Exclude => c
+                .new
+                .saturating_sub(c.acquired_and_lost)
+                .saturating_sub(c.reactivated_and_lost),
         };
         let numerator = Decimal::from(c.end) - Decimal::from(subtracted);
         let div = |n: Decimal| {

@@ -30,8 +30,9 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::activity::RelationshipError;
-use crate::domain::{Currency, Money};
+use super::accumulator::{Accumulator, MergeError, PortableState};
+use super::activity::{RelationshipError, merge_error};
+use crate::domain::{Currency, Money, PaidUpPolicy, Subscription};
 
 /// The exchange-rate port: the application supplies rates (from its ledger,
 /// its bank, a rates service).
@@ -149,6 +150,40 @@ impl ExchangeRates for FixedRates {
     }
 }
 
+/// The MRR of a subscription at `at` under a paid-up policy, or `None`
+/// when it is not active then.
+///
+/// While active it is the MRR in effect ([`Subscription::mrr_at`]); a
+/// cancelled subscription still active because it is paid up
+/// ([`PaidUpPolicy::ActiveUntilPaidThrough`]) keeps its last MRR before the
+/// cancellation until its paid-through date. Under
+/// [`PaidUpPolicy::EndsAtCancellation`] nothing recurs from the
+/// cancellation on.
+///
+/// # Example
+/// ```
+/// use chrono::{Duration, TimeZone, Utc};
+/// use crmkit::domain::*;
+/// use crmkit::metrics::revenue::mrr_under;
+/// use rust_decimal::Decimal;
+/// let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().ok_or("no such instant")?;
+/// let eur = Money::new(Decimal::from(50), Currency::EUR);
+/// let mut s = Subscription::new(SubscriptionId::from_u128(1), CustomerId::from_u128(1),
+///     Segment::new("pro")?, t0, eur)?;
+/// s.cancel(t0 + Duration::days(10), Some(t0 + Duration::days(31)))?;
+/// let t = t0 + Duration::days(20);
+/// assert_eq!(mrr_under(&s, t, PaidUpPolicy::ActiveUntilPaidThrough), Some(eur));
+/// assert_eq!(mrr_under(&s, t, PaidUpPolicy::EndsAtCancellation), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn mrr_under(s: &Subscription, at: DateTime<Utc>, policy: PaidUpPolicy) -> Option<Money> {
+    if !s.is_active_at(at, policy) {
+        return None;
+    }
+    s.mrr_at(at)
+        .or_else(|| s.mrr_changes().last().map(|c| c.mrr))
+}
+
 /// The quick ratio: gains over losses, or undefined without losses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -232,6 +267,7 @@ pub struct RevenueRetention {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RevenueRepr")]
 pub struct RevenueAccumulator {
     currency: Currency,
     counts: RevenueCounts,
@@ -241,6 +277,100 @@ pub struct RevenueAccumulator {
     churned: Decimal,
     new: Decimal,
     reactivated: Decimal,
+}
+
+/// The serialised form, checked on the way in: amounts no sequence of
+/// pushes can produce (negative sums, losses above the start revenue,
+/// more movements than customers) are rejected.
+#[derive(Deserialize)]
+struct RevenueRepr {
+    currency: Currency,
+    counts: RevenueCounts,
+    start: Decimal,
+    expansion: Decimal,
+    contraction: Decimal,
+    churned: Decimal,
+    new: Decimal,
+    reactivated: Decimal,
+}
+
+impl TryFrom<RevenueRepr> for RevenueAccumulator {
+    type Error = RelationshipError;
+    fn try_from(r: RevenueRepr) -> Result<Self, Self::Error> {
+        let sums = [
+            r.start,
+            r.expansion,
+            r.contraction,
+            r.churned,
+            r.new,
+            r.reactivated,
+        ];
+        let c = r.counts;
+        let movers = c
+            .expanded
+            .checked_add(c.contracted)
+            .and_then(|m| m.checked_add(c.churned));
+        let losses = r.contraction.checked_add(r.churned);
+        let valid = sums.iter().all(|v| !v.is_sign_negative())
+            && losses.is_some_and(|l| l <= r.start)
+            && movers.is_some_and(|m| m <= c.start)
+            && (c.start > 0 || r.start.is_zero());
+        if !valid {
+            return Err(RelationshipError::OutOfRange {
+                parameter: "revenue retention state",
+                value: format!("{c:?}"),
+                range: "sums >= 0, contraction + churned <= start, movements <= customers",
+            });
+        }
+        Ok(Self {
+            currency: r.currency,
+            counts: r.counts,
+            start: r.start,
+            expansion: r.expansion,
+            contraction: r.contraction,
+            churned: r.churned,
+            new: r.new,
+            reactivated: r.reactivated,
+        })
+    }
+}
+
+/// The crate-wide accumulator shape. Observation: one customer's
+/// `(start revenue, end revenue, returning)`, as
+/// [`RevenueAccumulator::push`] takes them (push each customer once).
+/// `finish` is the inherent [`RevenueAccumulator::finish`]. Push and merge
+/// are all or nothing.
+///
+/// Memory: six sums and six counters; the state is portable
+/// ([`PortableState`]).
+impl Accumulator for RevenueAccumulator {
+    type Observation = (Money, Money, bool);
+    type Output = Result<RevenueRetention, RelationshipError>;
+    type Error = RelationshipError;
+
+    fn push(
+        &mut self,
+        (start, end, returning): Self::Observation,
+    ) -> Result<(), RelationshipError> {
+        RevenueAccumulator::push(self, start, end, returning)
+    }
+
+    fn merge(&mut self, other: &Self) -> Result<(), MergeError> {
+        RevenueAccumulator::merge(self, other).map_err(|e| merge_error("revenue_retention", e))
+    }
+
+    fn finish(&self) -> Self::Output {
+        RevenueAccumulator::finish(self)
+    }
+
+    fn empty_like(&self) -> Self {
+        Self::new(self.currency)
+    }
+}
+
+impl PortableState for RevenueAccumulator {
+    const KIND: &'static str = "crmkit.revenue_retention";
+    const STATE_VERSION: u32 = 1;
 }
 
 fn add(acc: &mut Decimal, v: Decimal) -> Result<(), RelationshipError> {
@@ -292,12 +422,26 @@ impl RevenueAccumulator {
     /// `returning` says whether a customer without start revenue had been a
     /// customer before (a reactivation) or is new. A negative end revenue
     /// (net refunds) counts as zero: the loss is capped at the start revenue.
+    /// On error nothing changes.
     ///
     /// # Errors
     /// [`RelationshipError::CurrencyMismatch`] for an amount not in the
     /// reporting currency; [`RelationshipError::NegativeRevenue`] for a
     /// negative start revenue; [`RelationshipError::Overflow`].
     pub fn push(
+        &mut self,
+        start: Money,
+        end: Money,
+        returning: bool,
+    ) -> Result<(), RelationshipError> {
+        // All or nothing: classify into a copy (a dozen numbers), then store.
+        let mut next = self.clone();
+        next.push_each(start, end, returning)?;
+        *self = next;
+        Ok(())
+    }
+
+    fn push_each(
         &mut self,
         start: Money,
         end: Money,
@@ -358,7 +502,8 @@ impl RevenueAccumulator {
         self.push(s, e, returning)
     }
 
-    /// Adds another accumulator (customers must not be in both).
+    /// Adds another accumulator (customers must not be in both). On error
+    /// `self` is unchanged.
     ///
     /// # Errors
     /// [`RelationshipError::ConfigMismatch`] for another reporting currency;
@@ -369,19 +514,22 @@ impl RevenueAccumulator {
                 what: "reporting currency",
             });
         }
+        // All or nothing: add into a copy, then store.
+        let mut next = self.clone();
         let o = other.counts;
-        inc(&mut self.counts.start, o.start)?;
-        inc(&mut self.counts.expanded, o.expanded)?;
-        inc(&mut self.counts.contracted, o.contracted)?;
-        inc(&mut self.counts.churned, o.churned)?;
-        inc(&mut self.counts.new, o.new)?;
-        inc(&mut self.counts.reactivated, o.reactivated)?;
-        add(&mut self.start, other.start)?;
-        add(&mut self.expansion, other.expansion)?;
-        add(&mut self.contraction, other.contraction)?;
-        add(&mut self.churned, other.churned)?;
-        add(&mut self.new, other.new)?;
-        add(&mut self.reactivated, other.reactivated)?;
+        inc(&mut next.counts.start, o.start)?;
+        inc(&mut next.counts.expanded, o.expanded)?;
+        inc(&mut next.counts.contracted, o.contracted)?;
+        inc(&mut next.counts.churned, o.churned)?;
+        inc(&mut next.counts.new, o.new)?;
+        inc(&mut next.counts.reactivated, o.reactivated)?;
+        add(&mut next.start, other.start)?;
+        add(&mut next.expansion, other.expansion)?;
+        add(&mut next.contraction, other.contraction)?;
+        add(&mut next.churned, other.churned)?;
+        add(&mut next.new, other.new)?;
+        add(&mut next.reactivated, other.reactivated)?;
+        *self = next;
         Ok(())
     }
 

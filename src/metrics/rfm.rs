@@ -38,6 +38,8 @@ use serde::{Deserialize, Serialize};
 use super::activity::{RelationshipError, Sharded, Transaction};
 use crate::domain::{Currency, CustomerId, Money};
 
+mod accumulate;
+
 const DAY_SECONDS: i64 = 86_400;
 
 /// One customer's compact RFM state.

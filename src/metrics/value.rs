@@ -26,6 +26,8 @@ use serde::{Deserialize, Serialize};
 use super::activity::{RelationshipError, Sharded, Transaction, min_opt};
 use crate::domain::{Currency, CustomerId, Money};
 
+mod accumulate;
+
 /// What historical CLV sums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -292,15 +294,19 @@ impl ValueAccumulator {
         if self.currency != other.currency {
             return Err(RelationshipError::ConfigMismatch { what: "currency" });
         }
-        self.sales = self.sales.checked_add(other.sales).ok_or(of("sales"))?;
-        self.refunds = self
+        // All or nothing: totals first, then customers (which change only
+        // when every customer merged), then the totals are stored.
+        let sales = self.sales.checked_add(other.sales).ok_or(of("sales"))?;
+        let refunds = self
             .refunds
             .checked_add(other.refunds)
             .ok_or(of("refunds"))?;
         self.customers.merge_with(&other.customers, |c, state, o| {
             state.merge(o)?;
             state.check(*c)
-        })
+        })?;
+        (self.sales, self.refunds) = (sales, refunds);
+        Ok(())
     }
 
     /// Number of customers seen.

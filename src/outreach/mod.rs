@@ -19,7 +19,11 @@
 //!    the [`Dispatcher`] re-checks consent at send time, hands each message
 //!    to the [`Transport`] ([`transport`]) at least once and always under its
 //!    one key, and records the outbound interaction when the transport
-//!    confirms.
+//!    confirms. The stores are outboxes too
+//!    ([`MemoryStore`](crate::store::memory::MemoryStore), the SQLite
+//!    store): the receipt and the interaction on the customer's history
+//!    are then written in one transaction, and erasing a customer skips
+//!    their pending follow-ups.
 //! 4. [`ClosedLoopReport`] ([`metrics`]): share of detractors contacted
 //!    within target, time to follow-up, recovery of the next score.
 //!
@@ -215,5 +219,13 @@ impl OutreachError {
 impl From<ValidationError> for OutreachError {
     fn from(e: ValidationError) -> Self {
         Self::InvalidRules(e)
+    }
+}
+
+impl From<crate::store::StoreError> for OutreachError {
+    /// A store failure under an outbox operation (the store-backed outboxes
+    /// run in the store's own unit of work).
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Backend(Box::new(e))
     }
 }

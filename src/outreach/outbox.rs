@@ -30,6 +30,31 @@
 //! - **Due entries** are those in `planned`, retryable `failed` or
 //!   `sending` whose `not_before` is at or before the given instant, in
 //!   order of `not_before`, then key.
+//! - **Claims.** A dispatcher claims an entry by [`OutboxStore::update`]
+//!   from the version it read to `sending`; of several dispatchers that
+//!   read the same version, exactly one succeeds and the others get
+//!   [`OutreachError::Conflict`] and leave the entry alone. No separate
+//!   claim operation is needed.
+//! - **Erasure.** A store that also holds the customers (as
+//!   [`MemoryStore`](crate::store::memory::MemoryStore) and the SQLite
+//!   store do) applies [`OutboxEntry::erase_personal`] to the customer's
+//!   entries in the same unit of work as the erasure, so nothing pending is
+//!   handed over for an erased customer.
+//!
+//! # Which outbox
+//!
+//! - [`MemoryStore`](crate::store::memory::MemoryStore) and
+//!   `store::sqlite::SqliteStore` (feature `sqlite`) are outboxes
+//!   themselves: entries live beside the customers and their history, the
+//!   outbound interaction of a receipt goes into the store's own
+//!   interactions in the receipt's transaction, and erasure reaches the
+//!   outbox. Use these when crmkit's store holds your customers.
+//! - [`MemoryOutbox`] is a stand-alone outbox for when customers and
+//!   history live elsewhere (your own database behind a
+//!   [`CustomerDirectory`]): it keeps the recorded interactions for you to
+//!   copy ([`MemoryOutbox::recorded_interactions`]), and its contents are
+//!   lost when it is dropped. It is also the simplest reference of the
+//!   contract.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -160,6 +185,71 @@ impl OutboxEntry {
     pub fn is_due(&self, now: DateTime<Utc>) -> bool {
         !self.state.is_terminal() && self.not_before <= now
     }
+
+    /// What erasing the customer's personal data does to the entry, at
+    /// `at`; returns whether it changed (and so needs a new version).
+    ///
+    /// The task itself holds no contact data (the transport resolves the
+    /// address from the customer id), so it stays as planned. An entry that
+    /// may still be handed over (`planned`, `sending`, retryable `failed`)
+    /// becomes `skipped` with [`SkipReason::CustomerErased`], so nothing is
+    /// sent to an erased customer; the error text of a permanent failure,
+    /// free text from the transport that may quote an address, is replaced
+    /// by `<erased>`. `sent` and `skipped` entries are kept as they are
+    /// (the anonymous facts the closed-loop metrics read).
+    ///
+    /// The stores shipped here call it for every entry of the customer in
+    /// the same unit of work as
+    /// [`CustomerStore::erase_customer`](crate::store::CustomerStore::erase_customer).
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{DateTime, Utc};
+    /// use crmkit::outreach::{OutboxEntry, SkipReason, TaskState};
+    /// # fn entry() -> Result<OutboxEntry, Box<dyn std::error::Error>> {
+    /// #     use crmkit::domain::*;
+    /// #     use crmkit::outreach::*;
+    /// #     let t0: DateTime<Utc> = "2026-03-02T10:00:00Z".parse()?;
+    /// #     let c = Customer::builder(CustomerId::from_u128(1), CustomerKind::Individual, t0)
+    /// #         .contact_point(ContactPoint::new(ContactValue::Email(EmailAddress::new("a@example.com")?), true, None))
+    /// #         .consent(ConsentRecord::new(ConsentPurpose::ServiceMessages, ConsentStatus::Given, t0, ConsentSource::WebForm))
+    /// #         .build()?;
+    /// #     let r = SurveyResponse::on_scale(ResponseId::from_u128(9), SurveyId::from_u128(3), Scale::nps(), c.id(), t0, 3)?;
+    /// #     let cal = BusinessCalendar::always(chrono_tz::Tz::UTC);
+    /// #     let plan = Planner::new(RuleSet::default(), cal).plan(&PlanInput::new(t0, std::slice::from_ref(&c), &[Event::Response(&r)]))?;
+    /// #     Ok(OutboxEntry::planned(plan.tasks[0].clone()))
+    /// # }
+    /// let mut e = entry()?; // a planned follow-up
+    /// let at: DateTime<Utc> = "2026-03-03T00:00:00Z".parse()?;
+    /// assert!(e.erase_personal(at));
+    /// assert_eq!(e.state, TaskState::Skipped { reason: SkipReason::CustomerErased, at });
+    /// assert!(!e.erase_personal(at)); // nothing left to change
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn erase_personal(&mut self, at: DateTime<Utc>) -> bool {
+        const ERASED: &str = "<erased>";
+        match &mut self.state {
+            TaskState::Planned
+            | TaskState::Sending { .. }
+            | TaskState::Failed {
+                retryable: true, ..
+            } => {
+                self.state = TaskState::Skipped {
+                    reason: SkipReason::CustomerErased,
+                    at,
+                };
+                true
+            }
+            TaskState::Failed {
+                retryable: false,
+                error,
+            } if error != ERASED => {
+                ERASED.clone_into(error);
+                true
+            }
+            TaskState::Failed { .. } | TaskState::Sent { .. } | TaskState::Skipped { .. } => false,
+        }
+    }
 }
 
 /// Checks a state change against the workflow (see the module docs). Every
@@ -268,8 +358,11 @@ pub trait OutboxStore: Send + Sync {
     ) -> impl Future<Output = Result<Versioned<OutboxEntry>, OutreachError>> + Send;
 }
 
-/// The reference [`OutboxStore`]: entries and recorded interactions in
-/// `BTreeMap`s behind one lock.
+/// A stand-alone [`OutboxStore`]: entries and recorded interactions in
+/// `BTreeMap`s behind one lock, for applications whose customers and
+/// history live outside crmkit's stores (see "Which outbox" in the
+/// [module docs](self); when the customers are in a crmkit store, use the
+/// store itself as the outbox).
 #[derive(Debug, Default)]
 pub struct MemoryOutbox {
     state: Mutex<MemoryState>,
@@ -311,49 +404,16 @@ impl MemoryOutbox {
 
     fn insert_now(&self, tasks: Vec<FollowUpTask>) -> Result<InsertReport, OutreachError> {
         let mut s = self.state.lock().map_err(poisoned)?;
-        let mut report = InsertReport::default();
-        let mut fresh: BTreeMap<IdempotencyKey, FollowUpTask> = BTreeMap::new();
-        for t in tasks {
-            let key = t.key();
-            let stored = s
-                .entries
-                .get(&key)
-                .map(|e| &e.value().task)
-                .or(fresh.get(&key));
-            match stored {
-                Some(old) if *old == t => report.unchanged += 1,
-                Some(_) => return Err(OutreachError::KeyReuse { key }),
-                None => {
-                    let _ = fresh.insert(key, t);
-                }
-            }
-        }
-        report.inserted = fresh.len();
-        for (key, t) in fresh {
-            let _ = s
-                .entries
-                .insert(key, Versioned::new(OutboxEntry::planned(t), Version::FIRST));
+        let (report, fresh) = sort_inserts(tasks, |key| {
+            Ok(s.entries.get(&key).map(|e| e.value().task.clone()))
+        })?;
+        for t in fresh {
+            let _ = s.entries.insert(
+                t.key(),
+                Versioned::new(OutboxEntry::planned(t), Version::FIRST),
+            );
         }
         Ok(report)
-    }
-
-    fn checked(
-        s: &mut MemoryState,
-        key: IdempotencyKey,
-        expected: Version,
-    ) -> Result<&mut Versioned<OutboxEntry>, OutreachError> {
-        let e = s
-            .entries
-            .get_mut(&key)
-            .ok_or(OutreachError::NotFound { key })?;
-        if e.version() != expected {
-            return Err(OutreachError::Conflict {
-                key,
-                expected,
-                found: e.version(),
-            });
-        }
-        Ok(e)
     }
 
     fn update_now(
@@ -363,18 +423,13 @@ impl MemoryOutbox {
     ) -> Result<Versioned<OutboxEntry>, OutreachError> {
         let mut s = self.state.lock().map_err(poisoned)?;
         let key = entry.key();
-        let e = Self::checked(&mut s, key, expected)?;
-        if e.value().task != entry.task || matches!(entry.state, TaskState::Sent { .. }) {
-            return Err(OutreachError::Transition {
-                key,
-                from: e.value().state.name(),
-                to: entry.state.name(),
-            });
-        }
-        check_transition(key, &e.value().state, &entry.state)?;
-        let next = expected.next().map_err(OutreachError::backend)?;
-        *e = Versioned::new(entry, next);
-        Ok(e.clone())
+        let e = s
+            .entries
+            .get_mut(&key)
+            .ok_or(OutreachError::NotFound { key })?;
+        let next = checked_update(e, &entry, expected)?;
+        *e = next.clone();
+        Ok(next)
     }
 
     fn record_now(
@@ -395,22 +450,110 @@ impl MemoryOutbox {
                 i.id()
             )));
         }
-        let e = Self::checked(s, key, expected)?;
-        let to = TaskState::Sent {
-            receipt,
-            recorded_at,
-        };
-        check_transition(key, &e.value().state, &to)?;
-        let next = expected.next().map_err(OutreachError::backend)?;
-        let mut value = e.value().clone();
-        value.state = to;
-        *e = Versioned::new(value, next);
-        let out = e.clone();
+        let e = s
+            .entries
+            .get_mut(&key)
+            .ok_or(OutreachError::NotFound { key })?;
+        let next = checked_sent(e, expected, receipt, recorded_at)?;
+        *e = next.clone();
         if let Some(i) = interaction {
             let _ = s.interactions.insert(i.id(), i);
         }
-        Ok(out)
+        Ok(next)
     }
+}
+
+/// Splits tasks to insert into the report and the new tasks (in key order,
+/// without duplicates), given a lookup of the task stored under a key.
+/// Shared by every outbox shipped here, so all agree on idempotency.
+///
+/// # Errors
+/// [`OutreachError::KeyReuse`] when a key holds (or the batch repeats it
+/// with) a different task; the lookup's errors.
+pub(crate) fn sort_inserts(
+    tasks: Vec<FollowUpTask>,
+    mut stored: impl FnMut(IdempotencyKey) -> Result<Option<FollowUpTask>, OutreachError>,
+) -> Result<(InsertReport, Vec<FollowUpTask>), OutreachError> {
+    let mut report = InsertReport::default();
+    let mut fresh: BTreeMap<IdempotencyKey, FollowUpTask> = BTreeMap::new();
+    for t in tasks {
+        let key = t.key();
+        let old = match fresh.get(&key) {
+            Some(f) => Some(f.clone()),
+            None => stored(key)?,
+        };
+        match old {
+            Some(old) if old == t => report.unchanged += 1,
+            Some(_) => return Err(OutreachError::KeyReuse { key }),
+            None => {
+                let _ = fresh.insert(key, t);
+            }
+        }
+    }
+    report.inserted = fresh.len();
+    Ok((report, fresh.into_values().collect()))
+}
+
+fn version_check(
+    stored: &Versioned<OutboxEntry>,
+    expected: Version,
+) -> Result<Version, OutreachError> {
+    let key = stored.value().key();
+    if stored.version() != expected {
+        return Err(OutreachError::Conflict {
+            key,
+            expected,
+            found: stored.version(),
+        });
+    }
+    expected.next().map_err(OutreachError::backend)
+}
+
+/// The entry that [`OutboxStore::update`] stores in place of `stored`, or
+/// why it may not: a stale version, a changed task, entering `sent`, a
+/// transition the workflow forbids.
+///
+/// # Errors
+/// [`OutreachError::Conflict`], [`OutreachError::Transition`].
+pub(crate) fn checked_update(
+    stored: &Versioned<OutboxEntry>,
+    entry: &OutboxEntry,
+    expected: Version,
+) -> Result<Versioned<OutboxEntry>, OutreachError> {
+    let key = stored.value().key();
+    let next = version_check(stored, expected)?;
+    if stored.value().task != entry.task || matches!(entry.state, TaskState::Sent { .. }) {
+        return Err(OutreachError::Transition {
+            key,
+            from: stored.value().state.name(),
+            to: entry.state.name(),
+        });
+    }
+    check_transition(key, &stored.value().state, &entry.state)?;
+    Ok(Versioned::new(entry.clone(), next))
+}
+
+/// The entry that [`OutboxStore::record_sent`] stores in place of
+/// `stored`, or why it may not.
+///
+/// # Errors
+/// [`OutreachError::Conflict`], [`OutreachError::Transition`].
+pub(crate) fn checked_sent(
+    stored: &Versioned<OutboxEntry>,
+    expected: Version,
+    receipt: Receipt,
+    recorded_at: DateTime<Utc>,
+) -> Result<Versioned<OutboxEntry>, OutreachError> {
+    let key = stored.value().key();
+    let next = version_check(stored, expected)?;
+    let to = TaskState::Sent {
+        receipt,
+        recorded_at,
+    };
+    check_transition(key, &stored.value().state, &to)?;
+    let mut value = stored.value().clone();
+    value.state = to;
+    Ok(Versioned::new(value, next))
 }
 
 impl OutboxStore for MemoryOutbox {

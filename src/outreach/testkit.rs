@@ -5,7 +5,10 @@
 //! [`outbox`](super::outbox) module docs: idempotent inserts, one task per
 //! key, all-or-nothing bulk inserts, version conflicts, the state workflow
 //! (nothing after `sent`), the atomic receipt with its interaction, due
-//! ordering and limits. It uses fresh random ids, so it can run against a
+//! ordering and limits. [`store_backed_outbox`] checks what a store that is
+//! also an outbox adds: the interaction of a receipt lands in the store's
+//! history in the same transaction, and erasure skips the customer's
+//! pending entries. Both use fresh random ids, so they can run against a
 //! store that already holds data.
 //!
 //! # Example
@@ -29,6 +32,7 @@ use crate::domain::{
     ContactValue, Customer, CustomerId, CustomerKind, Direction, EmailAddress, Interaction,
     InteractionId, InteractionPurpose, ResponseId, Scale, SurveyId, SurveyResponse, Version,
 };
+use crate::store::{CustomerStore, InteractionStore, StoreError, Transaction, UnitOfWork};
 
 /// A conformance check failed: which one, and what it saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +76,11 @@ fn at(s: &str) -> Result<DateTime<Utc>, Failure> {
 
 /// Plans `n` detractor follow-ups (one per fresh customer) at a fixed time.
 fn tasks(n: usize) -> Result<Vec<FollowUpTask>, Failure> {
+    Ok(fixture(n)?.1)
+}
+
+/// `n` fresh customers and one detractor follow-up for each, in order.
+fn fixture(n: usize) -> Result<(Vec<Customer>, Vec<FollowUpTask>), Failure> {
     let t0 = at("2031-06-02T10:00:00Z")?;
     let mut customers = Vec::new();
     let mut responses = Vec::new();
@@ -110,7 +119,15 @@ fn tasks(n: usize) -> Result<Vec<FollowUpTask>, Failure> {
         "fixture: expected {n} planned tasks, got {}",
         plan.tasks.len()
     );
-    Ok(plan.tasks)
+    let mut tasks = Vec::with_capacity(n);
+    for c in &customers {
+        let t = plan.tasks.iter().find(|t| t.customer() == c.id());
+        ensure!(t.is_some(), "fixture: no task for customer {}", c.id());
+        if let Some(t) = t {
+            tasks.push(t.clone());
+        }
+    }
+    Ok((customers, tasks))
 }
 
 /// The same task with different content under the same key.
@@ -346,6 +363,236 @@ pub async fn outbox_store<S: OutboxStore + ?Sized>(store: &S) -> Outcome {
                 .all(|e| e.value().task.customer() == b.customer()),
         "for_customer must return exactly the customer's entries, got {}",
         mine.len()
+    );
+    Ok(())
+}
+
+/// An entry moved to `sending` (a claim) at `now`.
+async fn claim<S: OutboxStore + ?Sized>(
+    store: &S,
+    key: IdempotencyKey,
+    now: DateTime<Utc>,
+) -> Result<crate::domain::Versioned<OutboxEntry>, Failure> {
+    let (mut e, v) = store.get(key).await?.into_parts();
+    e.state = TaskState::Sending { since: now };
+    e.attempts += 1;
+    e.not_before = now + Duration::minutes(5);
+    Ok(store.update(e, v).await?)
+}
+
+fn follow_up(id: InteractionId, customer: CustomerId, at: DateTime<Utc>) -> Interaction {
+    Interaction::new(
+        id,
+        customer,
+        crate::domain::Channel::Email,
+        Direction::Outbound,
+        InteractionPurpose::FollowUp,
+        at,
+    )
+}
+
+/// Checks a store that is also an outbox (as [`MemoryStore`] and
+/// `SqliteStore` are): [`OutboxStore::record_sent`] puts the interaction
+/// into the store's own history, or neither it nor the receipt is kept;
+/// erasing a customer skips their pending entries, redacts the error text
+/// of a permanent failure and keeps sent entries, in the erasure's unit of
+/// work (a unit of work that fails after [`Transaction::erase_outbox`]
+/// changes nothing); an export holds the customer's entries. Run
+/// [`outbox_store`] on it too.
+///
+/// [`MemoryStore`]: crate::store::memory::MemoryStore
+///
+/// # Errors
+/// A [`Failure`] naming the first check that did not hold.
+///
+/// # Example
+/// ```
+/// use crmkit::outreach::testkit;
+/// use crmkit::store::memory::MemoryStore;
+/// let store = MemoryStore::new();
+/// futures_executor::block_on(testkit::outbox_store(&store))?;
+/// futures_executor::block_on(testkit::store_backed_outbox(&store))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub async fn store_backed_outbox<S: OutboxStore + UnitOfWork>(store: &S) -> Outcome {
+    let (customers, ts) = fixture(5)?;
+    for c in &customers {
+        let _ = store
+            .create_customer(c.clone())
+            .await
+            .map_err(|e| Failure(format!("create_customer: {e}")))?;
+    }
+    let _ = store.insert(ts.clone()).await?;
+    // sent, sending, planned, permanently failed, planned (untouched).
+    let [sent, sending, planned, failed, other] = [&ts[0], &ts[1], &ts[2], &ts[3], &ts[4]];
+    let now = sent.send_after() + Duration::minutes(1);
+
+    // The receipt and the interaction land together in the store.
+    let v = claim(store, sent.key(), now).await?.version();
+    let stale = follow_up(InteractionId::new(), sent.customer(), now);
+    let r = store
+        .record_sent(
+            sent.key(),
+            Version::FIRST,
+            Receipt {
+                reference: "kit".into(),
+                accepted_at: now,
+            },
+            now,
+            Some(stale.clone()),
+        )
+        .await;
+    ensure!(
+        matches!(r, Err(OutreachError::Conflict { .. })),
+        "record_sent at a stale version gave {r:?}"
+    );
+    ensure!(
+        matches!(
+            store.get_interaction(stale.id()).await,
+            Err(StoreError::NotFound { .. })
+        ),
+        "a failed record_sent must not store its interaction"
+    );
+    let i = follow_up(
+        InteractionId::from_uuid(sent.key().as_uuid()),
+        sent.customer(),
+        now,
+    );
+    let _ = store
+        .record_sent(
+            sent.key(),
+            v,
+            Receipt {
+                reference: "kit".into(),
+                accepted_at: now,
+            },
+            now,
+            Some(i.clone()),
+        )
+        .await?;
+    let history = store
+        .interactions(
+            crate::store::Query::Customer(sent.customer()),
+            crate::store::PageRequest::first(10).map_err(|e| Failure(e.to_string()))?,
+        )
+        .await
+        .map_err(|e| Failure(format!("interactions: {e}")))?;
+    ensure!(
+        history.items.len() == 1 && history.items[0].value() == &i,
+        "record_sent must put the follow-up into the customer's history, found {:?}",
+        history.items
+    );
+
+    // An interaction that cannot be stored keeps the entry as it was.
+    let claimed = claim(store, sending.key(), now).await?;
+    let taken = follow_up(InteractionId::new(), sending.customer(), now);
+    let _ = store
+        .create_interaction(taken.clone())
+        .await
+        .map_err(|e| Failure(format!("create_interaction: {e}")))?;
+    let r = store
+        .record_sent(
+            sending.key(),
+            claimed.version(),
+            Receipt {
+                reference: "kit".into(),
+                accepted_at: now,
+            },
+            now,
+            Some(taken),
+        )
+        .await;
+    ensure!(
+        r.is_err(),
+        "record_sent with an interaction id already stored must fail, gave {r:?}"
+    );
+    let after = store.get(sending.key()).await?;
+    ensure!(
+        after == claimed,
+        "a failed record_sent must leave the entry unchanged, found {after:?}"
+    );
+
+    // A permanent failure whose error text quotes an address.
+    let (mut e, v) = claim(store, failed.key(), now).await?.into_parts();
+    e.state = TaskState::Failed {
+        retryable: false,
+        error: "bounced: kit@example.com".into(),
+    };
+    let _ = store.update(e, v).await?;
+
+    // A unit of work that fails after erase_outbox keeps every entry.
+    let before = store.get(planned.key()).await?;
+    let customer = planned.customer();
+    let rolled: Result<usize, StoreError> = store
+        .transaction(move |tx| {
+            let _ = tx.erase_outbox(customer, now)?;
+            Err(StoreError::Closed)
+        })
+        .await;
+    ensure!(rolled.is_err(), "the failing unit of work succeeded");
+    let again = store.get(planned.key()).await?;
+    ensure!(
+        again == before,
+        "a rolled-back erasure changed the outbox: {before:?} -> {again:?}"
+    );
+
+    // The right of access includes the customer's outbox entries.
+    let export = store
+        .export_customer(other.customer())
+        .await
+        .map_err(|e| Failure(format!("export_customer: {e}")))?;
+    let untouched_entry = store.get(other.key()).await?;
+    ensure!(
+        export.outbox == vec![untouched_entry],
+        "an export must hold exactly the customer's outbox entries, got {:?}",
+        export.outbox
+    );
+
+    // Erasure: pending -> skipped, permanent failure redacted, sent kept.
+    let erased_at = now + Duration::hours(1);
+    let untouched = store.get(other.key()).await?;
+    let sent_before = store.get(sent.key()).await?;
+    for t in [sent, sending, planned, failed] {
+        let _ = store
+            .erase_customer(t.customer(), erased_at)
+            .await
+            .map_err(|e| Failure(format!("erase_customer: {e}")))?;
+    }
+    for (t, was) in [(sending, claimed.version()), (planned, before.version())] {
+        let e = store.get(t.key()).await?;
+        ensure!(
+            e.version() == Version::new(was.get() + 1)
+                && e.value().state
+                    == TaskState::Skipped {
+                        reason: super::outbox::SkipReason::CustomerErased,
+                        at: erased_at,
+                    },
+            "a pending entry of an erased customer must be skipped at the next version, got {e:?}"
+        );
+        ensure!(
+            e.value().task == *t,
+            "erasure must not change the planned task"
+        );
+    }
+    let f = store.get(failed.key()).await?;
+    ensure!(
+        matches!(&f.value().state, TaskState::Failed { retryable: false, error } if error == "<erased>"),
+        "a permanent failure of an erased customer must lose its error text, got {f:?}"
+    );
+    ensure!(
+        store.get(sent.key()).await? == sent_before,
+        "erasure must keep a sent entry as it is"
+    );
+    ensure!(
+        store.get(other.key()).await? == untouched,
+        "erasure must not touch another customer's entries"
+    );
+    let due = store.due(erased_at + Duration::days(30), 10_000).await?;
+    ensure!(
+        !due.iter().any(|e| [sent, sending, planned, failed]
+            .iter()
+            .any(|t| t.key() == e.value().key())),
+        "no entry of an erased customer may be due"
     );
     Ok(())
 }

@@ -29,10 +29,16 @@ use std::ops::Bound;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Cursors, Key, Query, Record, RecordId, StoreError, Transaction, UnitOfWork};
-use crate::domain::{Version, Versioned};
+use crate::domain::{CustomerId, Interaction, Version, Versioned};
+use crate::outreach::outbox::{checked_sent, checked_update, sort_inserts};
+use crate::outreach::{
+    FollowUpTask, IdempotencyKey, InsertReport, OutboxEntry, OutboxStore, OutreachError, Receipt,
+};
+use std::future::Future;
 
 #[derive(Clone)]
 struct Stored {
@@ -49,13 +55,20 @@ struct Table {
 #[derive(Default)]
 struct State {
     tables: HashMap<&'static str, Table>,
+    outbox: BTreeMap<IdempotencyKey, Versioned<OutboxEntry>>,
 }
 
 /// The previous state of one row, to restore on rollback.
-struct Undo {
-    kind: &'static str,
-    id: Uuid,
-    before: Option<(Key, Stored)>,
+enum Undo {
+    Row {
+        kind: &'static str,
+        id: Uuid,
+        before: Option<(Key, Stored)>,
+    },
+    Outbox {
+        key: IdempotencyKey,
+        before: Option<Box<Versioned<OutboxEntry>>>,
+    },
 }
 
 /// The in-memory reference store. Cheap to create; share it with `Arc`
@@ -134,15 +147,39 @@ impl std::fmt::Debug for MemoryTx<'_> {
 impl MemoryTx<'_> {
     fn rollback(&mut self) {
         while let Some(u) = self.undo.pop() {
-            let table = self.state.tables.entry(u.kind).or_default();
-            if let Some(key) = table.ids.remove(&u.id) {
-                let _ = table.rows.remove(&key);
-            }
-            if let Some((key, stored)) = u.before {
-                let _ = table.ids.insert(u.id, key);
-                let _ = table.rows.insert(key, stored);
+            match u {
+                Undo::Row { kind, id, before } => {
+                    let table = self.state.tables.entry(kind).or_default();
+                    if let Some(key) = table.ids.remove(&id) {
+                        let _ = table.rows.remove(&key);
+                    }
+                    if let Some((key, stored)) = before {
+                        let _ = table.ids.insert(id, key);
+                        let _ = table.rows.insert(key, stored);
+                    }
+                }
+                Undo::Outbox { key, before } => {
+                    let _ = match before {
+                        Some(e) => self.state.outbox.insert(key, *e),
+                        None => self.state.outbox.remove(&key),
+                    };
+                }
             }
         }
+    }
+
+    /// Stores an outbox entry, remembering the previous one for rollback.
+    fn set_outbox(&mut self, entry: Versioned<OutboxEntry>) {
+        let key = entry.value().key();
+        let before = self.state.outbox.insert(key, entry).map(Box::new);
+        self.undo.push(Undo::Outbox { key, before });
+    }
+
+    fn outbox_entry(&self, key: IdempotencyKey) -> Result<&Versioned<OutboxEntry>, OutreachError> {
+        self.state
+            .outbox
+            .get(&key)
+            .ok_or(OutreachError::NotFound { key })
     }
 
     fn current(&self, kind: &'static str, id: Uuid) -> Option<(Key, Stored)> {
@@ -153,7 +190,7 @@ impl MemoryTx<'_> {
 
     fn set(&mut self, kind: &'static str, id: Uuid, new: Option<(Key, Stored)>) {
         let before = self.current(kind, id);
-        self.undo.push(Undo { kind, id, before });
+        self.undo.push(Undo::Row { kind, id, before });
         let table = self.state.tables.entry(kind).or_default();
         if let Some(old) = table.ids.remove(&id) {
             let _ = table.rows.remove(&old);
@@ -276,5 +313,153 @@ impl Transaction for MemoryTx<'_> {
             }
         }
         Ok(out)
+    }
+
+    fn erase_outbox(
+        &mut self,
+        customer: CustomerId,
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mine: Vec<Versioned<OutboxEntry>> = self
+            .state
+            .outbox
+            .values()
+            .filter(|e| e.value().task.customer() == customer)
+            .cloned()
+            .collect();
+        let mut n = 0;
+        for e in mine {
+            let (mut entry, version) = e.into_parts();
+            if entry.erase_personal(at) {
+                let next = version
+                    .next()
+                    .map_err(|e| StoreError::backend(e.to_string()))?;
+                self.set_outbox(Versioned::new(entry, next));
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn export_outbox(
+        &mut self,
+        customer: CustomerId,
+    ) -> Result<Vec<Versioned<OutboxEntry>>, StoreError> {
+        Ok(self
+            .state
+            .outbox
+            .values()
+            .filter(|e| e.value().task.customer() == customer)
+            .cloned()
+            .collect())
+    }
+}
+
+/// The memory store is also an outbox: entries live beside the records, and
+/// [`OutboxStore::record_sent`] stores the outbound interaction in the
+/// store's own interactions (so the customer's history shows it) in the
+/// same unit of work. Erasing a customer skips their pending entries.
+///
+/// # Example
+/// ```
+/// use crmkit::outreach::OutboxStore;
+/// use crmkit::store::memory::MemoryStore;
+/// use crmkit::store::blocking::block_on;
+/// let store = MemoryStore::new();
+/// assert!(block_on(store.due("2026-01-01T00:00:00Z".parse()?, 10))?.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl OutboxStore for MemoryStore {
+    fn insert(
+        &self,
+        tasks: Vec<FollowUpTask>,
+    ) -> impl Future<Output = Result<InsertReport, OutreachError>> + Send {
+        let r = self.run(move |tx| {
+            let (report, fresh) = sort_inserts(tasks, |key| {
+                Ok(tx.state.outbox.get(&key).map(|e| e.value().task.clone()))
+            })?;
+            for t in fresh {
+                tx.set_outbox(Versioned::new(OutboxEntry::planned(t), Version::FIRST));
+            }
+            Ok(report)
+        });
+        async move { r }
+    }
+
+    fn get(
+        &self,
+        key: IdempotencyKey,
+    ) -> impl Future<Output = Result<Versioned<OutboxEntry>, OutreachError>> + Send {
+        let r = self.run(move |tx| tx.outbox_entry(key).cloned());
+        async move { r }
+    }
+
+    fn due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Versioned<OutboxEntry>>, OutreachError>> + Send {
+        let r = self.run(move |tx| {
+            let mut v: Vec<_> = tx
+                .state
+                .outbox
+                .values()
+                .filter(|e| e.value().is_due(now))
+                .cloned()
+                .collect();
+            v.sort_by_key(|e| (e.value().not_before, e.value().key()));
+            v.truncate(limit);
+            Ok::<_, OutreachError>(v)
+        });
+        async move { r }
+    }
+
+    fn for_customer(
+        &self,
+        customer: CustomerId,
+    ) -> impl Future<Output = Result<Vec<Versioned<OutboxEntry>>, OutreachError>> + Send {
+        let r = self.run(move |tx| {
+            Ok::<_, OutreachError>(
+                tx.state
+                    .outbox
+                    .values()
+                    .filter(|e| e.value().task.customer() == customer)
+                    .cloned()
+                    .collect(),
+            )
+        });
+        async move { r }
+    }
+
+    fn update(
+        &self,
+        entry: OutboxEntry,
+        expected: Version,
+    ) -> impl Future<Output = Result<Versioned<OutboxEntry>, OutreachError>> + Send {
+        let r = self.run(move |tx| {
+            let next = checked_update(tx.outbox_entry(entry.key())?, &entry, expected)?;
+            tx.set_outbox(next.clone());
+            Ok(next)
+        });
+        async move { r }
+    }
+
+    fn record_sent(
+        &self,
+        key: IdempotencyKey,
+        expected: Version,
+        receipt: Receipt,
+        recorded_at: DateTime<Utc>,
+        interaction: Option<Interaction>,
+    ) -> impl Future<Output = Result<Versioned<OutboxEntry>, OutreachError>> + Send {
+        let r = self.run(move |tx| {
+            let next = checked_sent(tx.outbox_entry(key)?, expected, receipt, recorded_at)?;
+            if let Some(i) = interaction {
+                let _ = tx.insert(i)?;
+            }
+            tx.set_outbox(next.clone());
+            Ok(next)
+        });
+        async move { r }
     }
 }

@@ -105,8 +105,12 @@
 //!   about them (through the domain types' erase functions) in one unit of
 //!   work, and keeps the anonymous facts the metrics need (scores, amounts,
 //!   timestamps, segments). Stores that can, remove the old values physically.
+//!   A store that is also an [`OutboxStore`](crate::outreach::OutboxStore)
+//!   (both shipped stores are) skips the customer's pending follow-ups in
+//!   the same unit of work ([`Transaction::erase_outbox`]).
 //! - **Export** returns everything stored about one customer as one serde
-//!   document (the right of access).
+//!   document (the right of access), outbox entries included in a store
+//!   that is an outbox.
 //! - **Merge** re-points every record of one customer to another, combines
 //!   the two customer records, and removes the absorbed one, in one unit of
 //!   work: nothing is lost.
@@ -431,6 +435,40 @@ pub trait Transaction {
     /// that it purges old copies after commit where it can (SQLite
     /// checkpoints and truncates its WAL). The default does nothing.
     fn erased(&mut self) {}
+
+    /// Applies [`OutboxEntry::erase_personal`](crate::outreach::OutboxEntry::erase_personal)
+    /// to every outbox entry of `customer` held in this store (pending
+    /// follow-ups become skipped: customer erased), each at its next
+    /// version; returns how many changed. [`erase_customer_in`] calls it,
+    /// so erasure and the outbox change commit together. The default does
+    /// nothing: a store that does not implement
+    /// [`OutboxStore`](crate::outreach::OutboxStore) holds no entries.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn erase_outbox(
+        &mut self,
+        customer: CustomerId,
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let _ = (customer, at);
+        Ok(0)
+    }
+
+    /// Every outbox entry of `customer` held in this store, by key, for
+    /// [`export_customer_in`] (the right of access). The default returns
+    /// none: a store that does not implement
+    /// [`OutboxStore`](crate::outreach::OutboxStore) holds no entries.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn export_outbox(
+        &mut self,
+        customer: CustomerId,
+    ) -> Result<Vec<Versioned<crate::outreach::OutboxEntry>>, StoreError> {
+        let _ = customer;
+        Ok(Vec::new())
+    }
 
     /// Every record matching `query` (inside a unit of work, where the
     /// snapshot cannot move).

@@ -177,12 +177,16 @@ macro_rules! customer_records {
                 #[doc = concat!("Every `", stringify!($R), "` about the customer.")]
                 pub $field: Vec<Versioned<$R>>,
             )*
+            /// The customer's follow-ups in the store's outbox (empty for
+            /// a store that is not an outbox), by key.
+            #[serde(default)]
+            pub outbox: Vec<Versioned<crate::outreach::OutboxEntry>>,
         }
 
         impl CustomerExport {
             /// The number of records, the customer included.
             pub fn len(&self) -> usize {
-                1 $(+ self.$field.len())*
+                1 $(+ self.$field.len())* + self.outbox.len()
             }
 
             /// Always false: an export holds at least the customer.
@@ -203,6 +207,7 @@ macro_rules! customer_records {
             Ok(CustomerExport {
                 customer,
                 $($field: tx.scan_all::<$R>(&Query::Customer(id))?,)*
+                outbox: tx.export_outbox(id)?,
             })
         }
 
@@ -273,7 +278,9 @@ fn reassign_kind<R: Record, X: Transaction>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ErasureReport {
-    /// Records whose personal data was replaced, the customer included.
+    /// Records whose personal data was replaced, the customer included
+    /// (and the customer's outbox entries that changed, in a store that is
+    /// also an outbox).
     pub records: usize,
 }
 
@@ -304,6 +311,7 @@ pub fn erase_customer_in<X: Transaction>(
         records += 1;
     }
     records += erase_records(tx, id, at)?;
+    records += tx.erase_outbox(id, at)?;
     tx.erased();
     Ok(ErasureReport { records })
 }

@@ -13,6 +13,16 @@
 //!   `(segment, at, id)` serve every listing in key order. Money is stored
 //!   as decimal text inside the document (exact); timestamps as RFC 3339 with
 //!   nanoseconds in the document and as `i64` nanoseconds in the `at` column.
+//! - **Outbox.** The store is also an
+//!   [`OutboxStore`](crate::outreach::OutboxStore): follow-ups live in the
+//!   `outbox` table of the same file (schema version 2), so
+//!   [`record_sent`](crate::outreach::OutboxStore::record_sent) moves an
+//!   entry to `sent` and inserts the outbound interaction into
+//!   `interactions` in one transaction, and
+//!   [`erase_customer`](super::CustomerStore::erase_customer) skips the
+//!   customer's pending follow-ups in the erasure's own transaction.
+//!   Indexes on `(pending, not_before, key)` and `(customer, key)` serve the
+//!   due and per-customer queries.
 //! - **Migrations.** Versioned migrations are applied on open inside one
 //!   transaction and recorded in `crmkit_migrations`; the file is marked
 //!   with SQLite's `application_id` (`0x63726d6b`, "crmk") and
@@ -54,7 +64,9 @@ use super::{
     Cursors, Key, Query, Record, RecordId, StoreError, Transaction, UnitOfWork, oneshot,
     period_nanos,
 };
-use crate::domain::{Version, Versioned};
+use crate::domain::{CustomerId, Version, Versioned};
+
+mod outbox;
 
 /// The `application_id` crmkit writes into its SQLite files ("crmk").
 pub const APPLICATION_ID: i64 = 0x6372_6d6b;
@@ -71,8 +83,8 @@ pub const KINDS: [&str; 8] = [
     "responses",
 ];
 
-/// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The newest schema version this build knows (2: the outbox table).
+pub const SCHEMA_VERSION: i64 = 2;
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
@@ -130,6 +142,17 @@ fn migration_1() -> String {
     sql
 }
 
+/// The SQL of schema version 2: the outbox, one row per entry keyed by its idempotency key.
+/// `pending` is 1 for the states a dispatcher looks at (planned, sending,
+/// retryable failed), so `outbox_due` serves the due query as one index
+/// range already in `(not_before, key)` order; `outbox_customer` serves
+/// `for_customer` and erasure.
+const MIGRATION_2: &str = "CREATE TABLE outbox (key BLOB NOT NULL PRIMARY KEY, \
+    customer BLOB NOT NULL, state TEXT NOT NULL, pending INTEGER NOT NULL, \
+    not_before INTEGER NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL) STRICT;\n\
+    CREATE INDEX outbox_due ON outbox(pending, not_before, key);\n\
+    CREATE INDEX outbox_customer ON outbox(customer, key);\n";
+
 impl SqliteStore {
     /// Opens (or creates) the database at `path`, applies pending
     /// migrations and starts the connection thread.
@@ -160,7 +183,7 @@ impl SqliteStore {
     }
 
     fn start(mut conn: Connection, path: Option<PathBuf>) -> Result<Self, StoreError> {
-        prepare(&mut conn)?;
+        prepare(&mut conn, SCHEMA_VERSION)?;
         let (jobs, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("crmkit-sqlite".to_owned())
@@ -179,8 +202,9 @@ impl SqliteStore {
     }
 }
 
-/// Checks the file, sets the pragmas and migrates.
-fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
+/// Checks the file, sets the pragmas and migrates to schema `target`
+/// (always [`SCHEMA_VERSION`] outside tests, which build older files).
+fn prepare(conn: &mut Connection, target: i64) -> Result<(), StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(backend)?;
     // Read-only checks first: nothing is written to a file we reject.
@@ -198,10 +222,10 @@ fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
             reason: format!("application_id {app:#x}, {objects} schema objects"),
         });
     }
-    if version > SCHEMA_VERSION {
+    if version > target {
         return Err(StoreError::NewerSchema {
             found: version,
-            supported: SCHEMA_VERSION,
+            supported: target,
         });
     }
     let mode: String = conn
@@ -222,10 +246,12 @@ fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
          description TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ')))",
     )
     .map_err(backend)?;
-    let migrations: [(i64, &str, String); 1] =
-        [(1, "tables and indexes per record kind", migration_1())];
+    let migrations: [(i64, &str, String); 2] = [
+        (1, "tables and indexes per record kind", migration_1()),
+        (2, "outbox of follow-ups", MIGRATION_2.to_owned()),
+    ];
     for (v, description, sql) in migrations {
-        if v > version {
+        if v > version && v <= target {
             tx.execute_batch(&sql).map_err(backend)?;
             let _ = tx
                 .execute(
@@ -236,7 +262,8 @@ fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
         }
     }
     tx.execute_batch(&format!(
-        "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+        "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {};",
+        target.max(version)
     ))
     .map_err(backend)?;
     tx.commit().map_err(backend)?;
@@ -579,5 +606,20 @@ impl Transaction for SqliteTx<'_> {
 
     fn erased(&mut self) {
         self.erased = true;
+    }
+
+    fn erase_outbox(
+        &mut self,
+        customer: CustomerId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, StoreError> {
+        outbox::erase(self, customer, at)
+    }
+
+    fn export_outbox(
+        &mut self,
+        customer: CustomerId,
+    ) -> Result<Vec<Versioned<crate::outreach::OutboxEntry>>, StoreError> {
+        self.outbox_for_customer(customer)
     }
 }

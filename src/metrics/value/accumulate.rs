@@ -1,0 +1,43 @@
+//! The crate-wide [`Accumulator`] shape for [`ValueAccumulator`].
+
+use super::{ValueAccumulator, ValueSummary};
+use crate::metrics::accumulator::{Accumulator, MergeError, PortableState};
+use crate::metrics::activity::{RelationshipError, Transaction, merge_error};
+
+/// Observation: one transaction (a customer's transactions may be split
+/// over several accumulators). `finish` is the inherent
+/// [`ValueAccumulator::finish`].
+///
+/// Merge is all or nothing: on overflow, another currency or a recorded
+/// acquisition after the other side's purchase
+/// ([`MergeError::Inconsistent`]) `self` is unchanged.
+///
+/// Memory: one compact state per customer (about 80 bytes plus the id),
+/// serialised as such by [`PortableState`]: a portable state grows with the
+/// number of customers.
+impl Accumulator for ValueAccumulator {
+    type Observation = Transaction;
+    type Output = ValueSummary;
+    type Error = RelationshipError;
+
+    fn push(&mut self, t: Transaction) -> Result<(), RelationshipError> {
+        ValueAccumulator::push(self, &t)
+    }
+
+    fn merge(&mut self, other: &Self) -> Result<(), MergeError> {
+        ValueAccumulator::merge(self, other).map_err(|e| merge_error("value", e))
+    }
+
+    fn finish(&self) -> ValueSummary {
+        ValueAccumulator::finish(self)
+    }
+
+    fn empty_like(&self) -> Self {
+        Self::new(self.currency)
+    }
+}
+
+impl PortableState for ValueAccumulator {
+    const KIND: &'static str = "crmkit.value";
+    const STATE_VERSION: u32 = 1;
+}
