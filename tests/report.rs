@@ -399,10 +399,21 @@ fn hand_made_business_figures_match_the_raw_records() {
         steps.push(p.step)
     }))
     .unwrap();
-    check_against_raw(&report, &raw, &settings);
     assert!(steps.contains(&"purchases") && steps.contains(&"follow-up queue"));
-    // The GBP purchase has no rate: left out and said so.
+    // The GBP purchase has no rate: left out and said so; the retention
+    // series, which converts every purchase, names the missing rate.
     assert_eq!(report.skipped_purchases.get("GBP"), Some(&1));
+    assert!(report.retention.skipped().unwrap().contains("GBP"));
+    // With a GBP rate every figure is there.
+    let mut settings = settings;
+    settings.rates = settings
+        .rates
+        .clone()
+        .with(Currency::GBP, Currency::EUR, Decimal::new(115, 2))
+        .unwrap();
+    let report = block_on(Report::compute(&store, &settings)).unwrap();
+    assert!(report.skipped_purchases.is_empty());
+    check_against_raw(&report, &raw, &settings);
     // No CES survey: skipped with a reason.
     assert_eq!(
         report.ces.skipped(),
@@ -490,7 +501,12 @@ fn an_empty_store_skips_every_section_with_a_reason() {
 #[test]
 fn csv_exports_without_surveys_skip_the_survey_sections() {
     use crmkit::import::{Format, Import, Kind, export};
-    let (raw, settings) = hand_made();
+    let (raw, mut settings) = hand_made();
+    settings.rates = settings
+        .rates
+        .clone()
+        .with(Currency::GBP, Currency::EUR, Decimal::new(115, 2))
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name);
     let file = |name: &str| std::fs::File::create(path(name)).unwrap();

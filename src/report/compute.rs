@@ -9,12 +9,16 @@ use super::{
     ClvSection, Counts, CustomerValueRow, FollowUpRow, FollowUpSection, Progress, QuarterRetention,
     Report, ReportSettings, RfmSection, ScorePoint, ScoreTrend, Section, TeamService,
 };
+use crate::analytics::AnalyticsError;
+use crate::analytics::relationship::{
+    RelationshipSource, RevenueWindow, SeriesSpec, relationship_series,
+};
 use crate::analytics::service::{ServiceSettings, service_metrics};
 use crate::domain::{
-    CalendarBucket, Case, Customer, CustomerId, Granularity, Interaction, Money, Period, Purchase,
-    Scale, SurveyId, SurveyKind, SurveyResponse,
+    CalendarBucket, Case, Customer, CustomerId, Granularity, Interaction, Period, Purchase, Scale,
+    SurveyId, SurveyKind, SurveyResponse,
 };
-use crate::metrics::activity::{Activity, RelationshipError, Transaction};
+use crate::metrics::activity::{RelationshipError, Transaction};
 use crate::metrics::btyd::bgnbd::BgNbdData;
 use crate::metrics::btyd::clv::{ClvOptions, lifetime_values};
 use crate::metrics::btyd::gamma_gamma::GammaGammaData;
@@ -27,8 +31,8 @@ use crate::metrics::group::{BucketIndex, trend};
 use crate::metrics::interval::{Confidence, Interval};
 use crate::metrics::nps::{Nps, NpsResult};
 use crate::metrics::response::ResponseAccumulator;
-use crate::metrics::retention::{RetentionAccumulator, RetentionOptions};
-use crate::metrics::revenue::{ExchangeRates, RevenueAccumulator};
+use crate::metrics::retention::RetentionOptions;
+use crate::metrics::revenue::ExchangeRates;
 use crate::metrics::rfm::{RfmAccumulator, SegmentTable};
 use crate::metrics::score::ScoreRange;
 use crate::metrics::service::FcrRule;
@@ -450,7 +454,7 @@ impl Report {
         // 3. Retention, revenue, cohorts, RFM.
         steps.start("retention, cohorts and RFM");
         let retention = if txs.iter().any(|t| t.is_sale()) {
-            quarters(&txs, settings)
+            quarters(store, &txs, settings).await?
         } else {
             Section::skip("no sales up to the period end")
         };
@@ -557,99 +561,58 @@ fn convert(p: &Purchase, settings: &ReportSettings) -> Result<Transaction, Relat
     }
 }
 
-fn quarters(txs: &[Transaction], settings: &ReportSettings) -> Section<Vec<QuarterRetention>> {
-    let period = settings.period;
-    let index = BucketIndex::new(period, Granularity::Quarter, settings.tz);
-    let qs: Vec<(CalendarBucket, Period, bool)> = index
-        .buckets()
-        .iter()
-        .filter_map(|b| {
-            let whole = b.period(settings.tz)?;
-            let part = whole.intersection(&period)?;
-            Some((*b, part, part != whole))
-        })
-        .collect();
-    if qs.is_empty() {
-        return Section::skip("the period holds no quarter");
-    }
-    let activity = match Activity::from_transactions(txs.iter(), settings.activity_window) {
-        Ok(a) => a,
-        Err(e) => return Section::skip(skip_reason("activity", &e)),
+/// Retention, churn, GRR and NRR per quarter from
+/// [`relationship_series`] (one more pass over the purchases), with each
+/// quarter's net revenue from the converted transactions.
+async fn quarters<S: PurchaseStore>(
+    store: &S,
+    txs: &[Transaction],
+    settings: &ReportSettings,
+) -> crate::Result<Section<Vec<QuarterRetention>>> {
+    let spec = SeriesSpec {
+        source: RelationshipSource::Purchases {
+            activity_window: settings.activity_window,
+            revenue_window: RevenueWindow::PeriodLength,
+        },
+        window: settings.period,
+        granularity: Granularity::Quarter,
+        tz: settings.tz,
+        currency: settings.currency,
+        options: RetentionOptions::default(),
     };
-    // Net revenue per customer per quarter, and each customer's first sale.
-    let mut revenue: HashMap<CustomerId, Vec<Decimal>> = HashMap::new();
-    let mut first_sale: HashMap<CustomerId, DateTime<Utc>> = HashMap::new();
-    let mut totals = vec![Decimal::ZERO; qs.len()];
-    for t in txs {
-        if t.is_sale() {
-            let f = first_sale.entry(t.customer()).or_insert(t.at());
-            *f = (*f).min(t.at());
-        }
-        let Some(i) = qs.iter().position(|(_, p, _)| p.contains(t.at())) else {
-            continue;
-        };
-        let amount = t.signed_amount().amount();
-        let row = revenue
-            .entry(t.customer())
-            .or_insert_with(|| vec![Decimal::ZERO; qs.len()]);
-        if let (Some(cell), Some(total)) = (row.get_mut(i), totals.get_mut(i)) {
-            *cell = cell.checked_add(amount).unwrap_or(*cell);
-            *total = total.checked_add(amount).unwrap_or(*total);
-        }
+    let rows = match relationship_series(store, &spec, &settings.rates, settings.page_size).await {
+        Ok(rows) => rows,
+        Err(AnalyticsError::Store(e)) => return Err(e.into()),
+        Err(e) => return Ok(Section::skip(skip_reason("retention", &e))),
+    };
+    if rows.is_empty() {
+        return Ok(Section::skip("the period holds no quarter"));
     }
-    let mut rows = Vec::new();
-    for (i, (bucket, qp, partial)) in qs.iter().enumerate() {
-        let mut acc = RetentionAccumulator::new(*qp, RetentionOptions::default());
-        let retention = acc.push_all(&activity).and_then(|()| acc.finish()).ok();
-        let (grr, nrr) = match i.checked_sub(1).and_then(|p| qs.get(p)) {
-            Some((_, prev, false)) if !partial => {
-                revenue_retention(&revenue, &first_sale, i, prev.start(), settings)
-            }
-            _ => (None, None),
-        };
-        let c = retention.as_ref().map(|r| r.counts);
-        rows.push(QuarterRetention {
-            quarter: *bucket,
-            partial: *partial,
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let revenue = txs
+            .iter()
+            .filter(|t| row.period.contains(t.at()))
+            .fold(Decimal::ZERO, |sum, t| {
+                sum.checked_add(t.signed_amount().amount()).unwrap_or(sum)
+            });
+        let c = row.retention.as_ref().map(|r| r.counts);
+        out.push(QuarterRetention {
+            quarter: row.bucket,
+            partial: row.partial,
             active_start: c.map_or(0, |c| c.start),
             active_end: c.map_or(0, |c| c.end),
             acquired: c.map_or(0, |c| c.new),
             retained: c.map_or(0, |c| c.retained),
             churned: c.map_or(0, |c| c.churned),
-            retention: retention.as_ref().map(|r| r.exact),
-            churn: retention.as_ref().map(|r| r.churn),
-            revenue: totals.get(i).copied().unwrap_or_default(),
-            grr,
-            nrr,
+            retention: row.retention.as_ref().map(|r| r.exact),
+            churn: row.retention.as_ref().map(|r| r.churn),
+            revenue,
+            grr: row.revenue.as_ref().map(|r| r.grr),
+            nrr: row.revenue.as_ref().map(|r| r.nrr),
         });
     }
-    Section::Computed(rows)
-}
-
-/// GRR and NRR of quarter `i` against quarter `i - 1` (which starts at
-/// `prev_start`): each customer's net revenue in the two quarters.
-fn revenue_retention(
-    revenue: &HashMap<CustomerId, Vec<Decimal>>,
-    first_sale: &HashMap<CustomerId, DateTime<Utc>>,
-    i: usize,
-    prev_start: DateTime<Utc>,
-    settings: &ReportSettings,
-) -> (Option<Decimal>, Option<Decimal>) {
-    let mut acc = RevenueAccumulator::new(settings.currency);
-    let money = |d: Decimal| Money::new(d.max(Decimal::ZERO), settings.currency);
-    for (c, row) in revenue {
-        let (Some(start), Some(now)) = (row.get(i - 1), row.get(i)) else {
-            continue;
-        };
-        let returning = first_sale.get(c).is_some_and(|f| *f < prev_start);
-        if acc.push(money(*start), money(*now), returning).is_err() {
-            return (None, None);
-        }
-    }
-    match acc.finish() {
-        Ok(r) => (Some(r.grr), Some(r.nrr)),
-        Err(_) => (None, None),
-    }
+    Ok(Section::Computed(out))
 }
 
 fn cohorts(

@@ -11,7 +11,7 @@
 //! | section | computed from |
 //! |---|---|
 //! | [`Report::nps`], [`Report::csat`], [`Report::ces`] | responses per month, [`crate::metrics::nps`] / [`csat`](crate::metrics::csat) / [`ces`](crate::metrics::ces), intervals and significant month-to-month changes ([`trend`]) |
-//! | [`Report::retention`] | purchases: customer retention and churn ([`crate::metrics::retention`]), GRR and NRR ([`crate::metrics::revenue`]) per quarter |
+//! | [`Report::retention`] | purchases: customer retention and churn, GRR and NRR per quarter ([`relationship_series`](crate::analytics::relationship::relationship_series): each quarter's revenue against the same length before it) |
 //! | [`Report::cohorts`] | purchases: monthly acquisition cohorts ([`crate::metrics::cohort`]) |
 //! | [`Report::rfm`] | purchases: RFM segments ([`crate::metrics::rfm`], the standard segment table) |
 //! | [`Report::clv`] | purchases: BG/NBD and Gamma-Gamma fits, probability alive and predicted CLV ([`crate::metrics::btyd`]) |
@@ -288,7 +288,7 @@ pub struct QuarterRetention {
     /// The quarter.
     pub quarter: CalendarBucket,
     /// Whether only part of the quarter is in the period (its figures are
-    /// over that part; GRR and NRR are left out).
+    /// over that part).
     pub partial: bool,
     /// Customers active at its start (a sale in the activity window before).
     pub active_start: u64,
@@ -306,8 +306,9 @@ pub struct QuarterRetention {
     pub churn: Option<Decimal>,
     /// Net revenue of the quarter in the report currency.
     pub revenue: Decimal,
-    /// Gross revenue retention against the previous quarter's customers
-    /// (`None` unless both quarters are whole, or without revenue before).
+    /// Gross revenue retention: the revenue in the quarter of the customers
+    /// who had revenue in the same length of time before it (`None`
+    /// without revenue before).
     pub grr: Option<Decimal>,
     /// Net revenue retention against the previous quarter's customers.
     pub nrr: Option<Decimal>,

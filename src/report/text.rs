@@ -230,7 +230,7 @@ impl Report {
             let _ = writeln!(
                 out,
                 "active: a sale in the {} days before; GRR/NRR: this quarter's revenue from \
-                 last quarter's customers (whole quarters only; ~ = part of the quarter)",
+                 the customers of the same length of time before it (~ = part of the quarter)",
                 self.activity_window_days
             );
         }
