@@ -64,11 +64,12 @@ fn predict(
     gg: &GammaGammaParams,
 ) -> f64 {
     let mut s = 0.0;
-    for (x, t_x, age, w) in data.rows() {
-        s += w * bg.probability_alive(x, t_x, age).expect("p alive");
-        s += w * bg
-            .conditional_expected_purchases(30.0, x, t_x, age)
-            .expect("expected");
+    let alive = data.probability_alive(bg);
+    let expected = data
+        .conditional_expected_purchases(bg, 30.0)
+        .expect("expected");
+    for (((_, _, _, w), p), e) in data.rows().zip(alive).zip(expected) {
+        s += w * (p + e);
     }
     let options = ClvOptions::daily(12, 0.01).expect("options");
     s + lifetime_values(summary, bg, gg, &options)

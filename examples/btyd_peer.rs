@@ -4,7 +4,10 @@
 //! `bench/peers/data/w3_<n>.csv` for the Python peers, then times crmkit's
 //! three stages on the data in memory (median of `runs`) and writes the
 //! timings, the summary and the fitted parameters to
-//! `bench/peers/data/w3_<n>_crmkit.json`.
+//! `bench/peers/data/w3_<n>_crmkit.json`. It also prints the CPU time of
+//! each step (collapses, fits, predictions; this thread's time from
+//! `/proc/thread-self/schedstat`, which registers only steps of several
+//! milliseconds) and how many distinct `(x, T)` the distinct rows share.
 //!
 //! ```text
 //! cargo run --release --features synth --example btyd_peer -- 2357 7
@@ -30,11 +33,41 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Stage 2: collapse the summary's rows and fit both models.
-fn fit(summary: &Summary<u64>) -> Result<(BgNbdData, BgNbdFit, GammaGammaFit), Box<dyn Error>> {
-    let data = BgNbdData::from_summary(summary)?;
-    let bg = data.fit(&FitOptions::default())?;
-    let gg = GammaGammaData::from_summary(summary)?.fit(&FitOptions::default())?;
+fn fit(
+    summary: &Summary<u64>,
+    steps: &mut Steps,
+) -> Result<(BgNbdData, BgNbdFit, GammaGammaFit), Box<dyn Error>> {
+    let data = steps.time("bg collapse", || BgNbdData::from_summary(summary))?;
+    let bg = steps.time("bg fit", || data.fit(&FitOptions::default()))?;
+    let gg_data = steps.time("gg collapse", || GammaGammaData::from_summary(summary))?;
+    let gg = steps.time("gg fit", || gg_data.fit(&FitOptions::default()))?;
     Ok((data, bg, gg))
+}
+
+/// This thread's time on a CPU in seconds (Linux; 0 elsewhere). On a
+/// shared machine it moves much less than wall time with the load.
+fn cpu_now() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns * 1e-9)
+}
+
+/// Per-step CPU times within the stages, by step name, one entry per run.
+#[derive(Default)]
+struct Steps(Vec<(&'static str, Vec<f64>)>);
+
+impl Steps {
+    fn time<T>(&mut self, name: &'static str, f: impl FnOnce() -> T) -> T {
+        let t0 = cpu_now();
+        let out = f();
+        let s = cpu_now() - t0;
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, v)) => v.push(s),
+            None => self.0.push((name, vec![s])),
+        }
+        out
+    }
 }
 
 /// Stage 3: P(alive) and expected purchases in the next 30 days per
@@ -45,13 +78,21 @@ fn predict(
     data: &BgNbdData,
     bg: &BgNbdParams,
     gg: &GammaGammaParams,
+    steps: &mut Steps,
 ) -> Result<[f64; 3], Box<dyn Error>> {
     let mut sums = [0.0; 3];
-    for (x, t_x, age, w) in data.rows() {
-        sums[0] += w * bg.probability_alive(x, t_x, age)?;
-        sums[1] += w * bg.conditional_expected_purchases(30.0, x, t_x, age)?;
-    }
-    let values = lifetime_values(summary, bg, gg, &ClvOptions::daily(12, 0.01)?)?;
+    steps.time("rows: alive + E[30d]", || -> Result<(), Box<dyn Error>> {
+        let alive = data.probability_alive(bg);
+        let expected = data.conditional_expected_purchases(bg, 30.0)?;
+        for (((_, _, _, w), p), e) in data.rows().zip(alive).zip(expected) {
+            sums[0] += w * p;
+            sums[1] += w * e;
+        }
+        Ok(())
+    })?;
+    let values = steps.time("clv per customer", || {
+        lifetime_values(summary, bg, gg, &ClvOptions::daily(12, 0.01)?)
+    })?;
     sums[2] = values.iter().sum();
     Ok(sums)
 }
@@ -93,13 +134,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let options = SummaryOptions::daily(end);
     let mut times = [Vec::new(), Vec::new(), Vec::new()];
     let mut result = None;
+    let mut steps = Steps::default();
     for _ in 0..runs {
         let t0 = Instant::now();
-        let summary = summarize(tx.iter().cloned(), &options)?;
+        let summary = steps.time("summary", || summarize(tx.iter().cloned(), &options))?;
         let t1 = Instant::now();
-        let (data, bg, gg) = fit(&summary)?;
+        let (data, bg, gg) = fit(&summary, &mut steps)?;
         let t2 = Instant::now();
-        let sums = predict(&summary, &data, &bg.params, &gg.params)?;
+        let sums = predict(&summary, &data, &bg.params, &gg.params, &mut steps)?;
         let distinct = data.distinct_rows();
         let t3 = Instant::now();
         times[0].push((t1 - t0).as_secs_f64());
@@ -108,7 +150,26 @@ fn main() -> Result<(), Box<dyn Error>> {
         result = Some((summary, bg, gg, distinct, sums));
     }
     let (summary, bg, gg, distinct, sums) = result.ok_or("runs must be >= 1")?;
+    // Rows come sorted by x, then T: equal (x, T) are adjacent.
+    let result_rows: Vec<(f64, f64, f64)> = BgNbdData::from_summary(&summary)?
+        .rows()
+        .map(|(x, t_x, age, _)| (x, t_x, age))
+        .collect();
     let [summary_s, fit_s, predict_s] = times.map(median);
+    // Stage CPU times: the medians of the stage's steps, added.
+    let stage_cpu = |names: &[&str]| -> f64 {
+        steps
+            .0
+            .iter()
+            .filter(|(n, _)| names.contains(n))
+            .map(|(_, v)| median(v.clone()))
+            .sum()
+    };
+    let cpu = [
+        stage_cpu(&["summary"]),
+        stage_cpu(&["bg collapse", "bg fit", "gg collapse", "gg fit"]),
+        stage_cpu(&["rows: alive + E[30d]", "clv per customer"]),
+    ];
 
     let p = bg.params;
     let q = gg.params;
@@ -118,12 +179,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         "{{\"customers\": {n}, \"transactions\": {}, \"distinct_rows\": {distinct}, \"runs\": {runs},\n \
          \"observation_end\": \"{}\",\n \
          \"seconds\": {{\"summary\": {summary_s:e}, \"fit\": {fit_s:e}, \"predict\": {predict_s:e}}},\n \
+         \"cpu_seconds\": {{\"summary\": {:e}, \"fit\": {:e}, \"predict\": {:e}}},\n \
          \"bgnbd\": {{\"r\": {}, \"alpha\": {}, \"a\": {}, \"b\": {}, \"ll\": {}, \"iterations\": {}, \"converged\": {}}},\n \
          \"gamma_gamma\": {{\"p\": {}, \"q\": {}, \"v\": {}, \"ll\": {}, \"iterations\": {}, \"converged\": {}}},\n \
          \"sums\": {{\"p_alive\": {}, \"expected_30\": {}, \"clv_12\": {}}},\n \
          \"summary_rows\": [",
         tx.len(),
         end.format("%Y-%m-%d %H:%M:%S"),
+        cpu[0],
+        cpu[1],
+        cpu[2],
         p.r(),
         p.alpha(),
         p.a(),
@@ -156,6 +221,19 @@ fn main() -> Result<(), Box<dyn Error>> {
         "crmkit W3 n={n}: {} transactions, {distinct} distinct rows; summary {summary_s:.4}s fit {fit_s:.4}s predict {predict_s:.4}s",
         tx.len()
     );
+    let mut pairs: Vec<(u64, u64)> = result_rows
+        .iter()
+        .map(|&(x, _, age)| (x.to_bits(), age.to_bits()))
+        .collect();
+    pairs.dedup();
+    let mut line = format!(
+        "  {} distinct (x, T) of the {distinct} rows; CPU s (medians):",
+        pairs.len()
+    );
+    for (name, v) in steps.0 {
+        write!(line, " {name} {:.4};", median(v))?;
+    }
+    println!("{line}");
     println!(
         "  bgnbd r={:.4} alpha={:.4} a={:.4} b={:.4} ({} it, converged {}); gg p={:.4} q={:.4} v={:.4} ({} it)",
         p.r(),

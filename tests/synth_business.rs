@@ -117,6 +117,7 @@ fn purchases_follow_the_bg_nbd_process() {
         .unwrap();
     assert!(fit.report.converged, "{:?}", fit.report);
     let se = fit.std_errors.unwrap();
+    eprintln!("BG/NBD fit {:?} ± {se:?}", fit.params);
     let truth = spec.purchasing;
     let got = [
         fit.params.r(),

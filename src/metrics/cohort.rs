@@ -30,8 +30,12 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::activity::{
-    Activity, CustomerActivity, RelationshipError, Sharded, Transaction, min_opt,
+use std::collections::HashMap;
+
+use super::activity::{Activity, CustomerActivity, RelationshipError, Transaction};
+use super::dense::{
+    At, DenseMap, SHARDS, Shards, add, decimal, overflow, pow10, rescale, scale_of, scan_rows,
+    units_or, units64,
 };
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
 
@@ -427,33 +431,40 @@ impl ActivityCohortAccumulator {
     }
 }
 
-/// One customer's purchase-cohort state: acquisition and per-bucket sales
-/// count and net revenue (one entry per bucket with a transaction).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// One customer's purchase-cohort state (80 bytes; `first_sale` and
+/// `first_any` start at [`At::MAX`], `acquired` at [`At::MIN`]: none yet).
+///
+/// The customer's sums in the bucket of their latest transaction stay
+/// here (the open cell); when a transaction in another bucket arrives, the
+/// open cell goes to the shard's [`CellLog`]. For rows in time order (a
+/// ledger) each customer-and-bucket pair is logged once, without hashing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PurchaseState {
-    /// First sale, seconds (`i64::MAX`: none).
-    first_sale: Option<DateTime<Utc>>,
+    /// First sale.
+    first_sale: At,
     /// First transaction of any kind (for the acquisition check).
-    first_any: Option<DateTime<Utc>>,
-    acquired: Option<DateTime<Utc>>,
-    buckets: Vec<(u32, u32, Decimal)>,
+    first_any: At,
+    acquired: At,
+    open: Cell,
+    /// The bucket of `open` (`u32::MAX`: none).
+    open_bucket: u32,
+}
+
+impl Default for PurchaseState {
+    fn default() -> Self {
+        Self {
+            first_sale: At::MAX,
+            first_any: At::MAX,
+            acquired: At::MIN,
+            open: Cell::default(),
+            open_bucket: u32::MAX,
+        }
+    }
 }
 
 impl PurchaseState {
-    fn add(&mut self, bucket: u32, sales: u32, revenue: Decimal) -> Result<(), RelationshipError> {
-        let of = |op| RelationshipError::Overflow { operation: op };
-        match self.buckets.iter_mut().find(|e| e.0 == bucket) {
-            Some(e) => {
-                e.1 = e.1.checked_add(sales).ok_or(of("cohort sales"))?;
-                e.2 = e.2.checked_add(revenue).ok_or(of("cohort revenue"))?;
-            }
-            None => self.buckets.push((bucket, sales, revenue)),
-        }
-        Ok(())
-    }
-
     fn check(&self, customer: CustomerId) -> Result<(), RelationshipError> {
-        match (self.first_any, self.acquired) {
+        match (self.first_any.get(), self.acquired.get()) {
             (Some(at), Some(acquired)) if at < acquired => {
                 Err(RelationshipError::PurchaseBeforeAcquisition {
                     customer,
@@ -465,34 +476,150 @@ impl PurchaseState {
         }
     }
 
-    fn acquisition(&self) -> Option<DateTime<Utc>> {
-        self.acquired.or(self.first_sale)
+    /// The acquisition: the recorded one, else the first sale.
+    fn acquisition(&self) -> Option<At> {
+        if self.acquired != At::MIN {
+            Some(self.acquired)
+        } else if self.first_sale != At::MAX {
+            Some(self.first_sale)
+        } else {
+            None
+        }
     }
 }
 
-/// Adds one transaction (before the window end) to a customer's state.
-fn apply_purchase(
-    spec: &CohortSpec,
+/// The earlier of two acquisitions, [`At::MIN`] being "none".
+fn min_set(a: At, b: At) -> At {
+    match (a == At::MIN, b == At::MIN) {
+        (true, _) => b,
+        (_, true) => a,
+        _ => a.min(b),
+    }
+}
+
+/// One customer's sales count and net revenue (in units) in one bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Cell {
+    revenue: i128,
+    sales: u32,
+    /// The largest decimal scale among the amounts.
+    scale: u8,
+}
+
+impl Cell {
+    fn add(&mut self, sales: u32, revenue: i128, scale: u8) -> Result<(), RelationshipError> {
+        self.sales = self
+            .sales
+            .checked_add(sales)
+            .ok_or(overflow("cohort sales"))?;
+        add(&mut self.revenue, revenue, "cohort revenue")?;
+        self.scale = self.scale.max(scale);
+        Ok(())
+    }
+}
+
+/// A shard's closed per-customer-and-bucket cells, keyed by
+/// `dense index << 32 | bucket`; a key may repeat (when a customer's rows
+/// come out of time order) until the log is compacted.
+#[derive(Debug, Clone, Default)]
+struct CellLog {
+    cells: Vec<(u64, Cell)>,
+    /// Length after the last compaction.
+    compacted: usize,
+}
+
+impl CellLog {
+    /// Sums cells of equal keys (sorting by key) once the log is longer
+    /// than twice its compacted length plus one cell per customer and
+    /// bucket (so it must hold repeated keys): the log stays within three
+    /// times the most distinct pairs there can be.
+    fn maybe_compact(&mut self, customers: usize, buckets: usize) -> Result<(), RelationshipError> {
+        let bound = customers.saturating_mul(buckets.max(1));
+        if self.cells.len() <= bound.saturating_add(2 * self.compacted) {
+            return Ok(());
+        }
+        self.cells.sort_unstable_by_key(|e| e.0);
+        let mut out: Vec<(u64, Cell)> = Vec::with_capacity(self.cells.len() / 2);
+        for &(k, c) in &self.cells {
+            match out.last_mut() {
+                Some((lk, lc)) if *lk == k => lc.add(c.sales, c.revenue, c.scale)?,
+                _ => out.push((k, c)),
+            }
+        }
+        self.compacted = out.len();
+        self.cells = out;
+        Ok(())
+    }
+}
+
+/// Every cell of a shard: the log, then each customer's open cell.
+fn shard_cells<'a>(
+    shard: &'a DenseMap<PurchaseState>,
+    log: &'a CellLog,
+) -> impl Iterator<Item = (u64, &'a Cell)> {
+    let open = shard
+        .states()
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.open_bucket != u32::MAX)
+        .map(|(i, s)| (cell_key(i as u32, s.open_bucket), &s.open));
+    log.cells.iter().map(|(k, c)| (*k, c)).chain(open)
+}
+
+#[inline]
+fn cell_key(index: u32, bucket: u32) -> u64 {
+    (u64::from(index) << 32) | u64::from(bucket)
+}
+
+/// A transaction as the cohort kernel needs it (32 bytes).
+#[derive(Debug, Clone, Copy)]
+struct CohortRow {
+    secs: i64,
+    units: i64,
+    nanos: u32,
+    /// `u32::MAX`: outside the window's buckets.
+    bucket: u32,
+    sale: bool,
+    scale: u8,
+}
+
+/// Adds one compact row (before the window end) to a customer's state and
+/// cells.
+#[inline]
+fn apply_row(
     state: &mut PurchaseState,
-    t: &Transaction,
+    log: &mut CellLog,
+    customer: &CustomerId,
+    r: &CohortRow,
+    index: u32,
 ) -> Result<(), RelationshipError> {
-    let at = t.at();
-    if let Some(acquired) = state.acquired
-        && at < acquired
-    {
-        return Err(RelationshipError::PurchaseBeforeAcquisition {
-            customer: t.customer(),
-            at,
-            acquired,
+    let at = At::new(r.secs, r.nanos);
+    if at < state.acquired {
+        return Err(match (at.get(), state.acquired.get()) {
+            (Some(at), Some(acquired)) => RelationshipError::PurchaseBeforeAcquisition {
+                customer: *customer,
+                at,
+                acquired,
+            },
+            _ => overflow("instant"),
         });
     }
-    state.first_any = min_opt(state.first_any, Some(at));
-    let sale = t.is_sale();
-    if sale {
-        state.first_sale = min_opt(state.first_sale, Some(at));
+    state.first_any = state.first_any.min(at);
+    if r.sale {
+        state.first_sale = state.first_sale.min(at);
     }
-    if let Some(b) = spec.index_of_seconds(at.timestamp()) {
-        state.add(b, u32::from(sale), t.signed_amount().amount())?;
+    if r.bucket != u32::MAX {
+        if state.open_bucket != r.bucket {
+            if state.open_bucket != u32::MAX {
+                log.cells
+                    .push((cell_key(index, state.open_bucket), state.open));
+            }
+            state.open_bucket = r.bucket;
+            state.open = Cell::default();
+        }
+        state
+            .open
+            .add(u32::from(r.sale), i128::from(r.units), r.scale)?;
     }
     Ok(())
 }
@@ -500,8 +627,14 @@ fn apply_purchase(
 /// Purchase cohorts: share of each cohort purchasing per bucket, and
 /// revenue retained.
 ///
-/// Memory: per customer, the acquisition and one small entry per bucket
-/// with a transaction. Merges by customer.
+/// Memory: per customer, a 48-byte state (first sale, first transaction,
+/// recorded acquisition, sums of the bucket of their latest transaction)
+/// and its index entry, plus one 32-byte cell per other bucket in which
+/// they have a transaction (sales count and net revenue in exact integer
+/// units; see the log's compaction for rows out of time order). Large batches go through the columnar kernel
+/// (rows become 48-byte records partitioned by customer shard and
+/// aggregated over the available cores; the records of up to 4 Mi rows,
+/// about 200 MB, are buffered at a time). Merges by customer.
 ///
 /// # Example
 /// ```
@@ -525,12 +658,29 @@ fn apply_purchase(
 /// assert_eq!(jan.cells[2].revenue_retained, Some(Decimal::new(75, 2))); // 150 / 200
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PurchaseCohortAccumulator {
     spec: CohortSpec,
     currency: Currency,
-    customers: Sharded<PurchaseState>,
+    /// Money units are `10^-scale`.
+    scale: u32,
+    customers: Shards<PurchaseState, CellLog>,
 }
+
+/// Per customer: state, and per bucket (sales, revenue).
+type Canonical = HashMap<CustomerId, (PurchaseState, Vec<(u32, u32, Decimal)>)>;
+
+impl PartialEq for PurchaseCohortAccumulator {
+    /// The same configuration and per-customer values (whatever the
+    /// internal unit scale or customer order).
+    fn eq(&self, other: &Self) -> bool {
+        self.spec == other.spec
+            && self.currency == other.currency
+            && matches!((self.canonical(), other.canonical()), (Ok(a), Ok(b)) if a == b)
+    }
+}
+
+impl Eq for PurchaseCohortAccumulator {}
 
 impl PurchaseCohortAccumulator {
     /// An empty accumulator reporting revenue in `currency`.
@@ -538,7 +688,8 @@ impl PurchaseCohortAccumulator {
         Self {
             spec,
             currency,
-            customers: Sharded::default(),
+            scale: 0,
+            customers: Shards::default(),
         }
     }
 
@@ -549,6 +700,67 @@ impl PurchaseCohortAccumulator {
         acc
     }
 
+    fn canonical(&self) -> Result<Canonical, RelationshipError> {
+        let mut out = Canonical::new();
+        for (shard, log) in self.customers.parts() {
+            let ids: Vec<&CustomerId> = shard.iter().map(|(c, _)| c).collect();
+            let mut sums: HashMap<u64, Cell> = HashMap::new();
+            for (key, cell) in shard_cells(shard, log) {
+                sums.entry(key)
+                    .or_default()
+                    .add(cell.sales, cell.revenue, cell.scale)?;
+            }
+            for (c, s) in shard.iter() {
+                let state = PurchaseState {
+                    open: Cell::default(),
+                    open_bucket: u32::MAX,
+                    ..*s
+                };
+                let _ = out.insert(*c, (state, Vec::new()));
+            }
+            for (key, cell) in sums {
+                let (i, b) = ((key >> 32) as usize, key as u32);
+                let rev = decimal(cell.revenue, self.scale, u32::from(cell.scale))?;
+                if let Some(c) = ids.get(i)
+                    && let Some((_, v)) = out.get_mut(*c)
+                {
+                    v.push((b, cell.sales, rev));
+                }
+            }
+        }
+        for (_, v) in out.values_mut() {
+            v.sort_by_key(|e| e.0);
+        }
+        Ok(out)
+    }
+
+    /// Raises the unit scale to `scale` (if higher), rescaling every cell.
+    fn raise_scale(&mut self, scale: Option<u32>) -> Result<(), RelationshipError> {
+        let Some(scale) = scale.filter(|&s| s > self.scale) else {
+            return Ok(());
+        };
+        let k = scale - self.scale;
+        let p = pow10(k).ok_or(overflow("amount in integer units"))?;
+        // Check everything first so a failure changes nothing.
+        if self.customers.parts().any(|(shard, log)| {
+            shard_cells(shard, log).any(|(_, c)| c.revenue.checked_mul(p).is_none())
+        }) {
+            return Err(overflow("amount in integer units"));
+        }
+        for i in 0..SHARDS {
+            if let Some(log) = self.customers.extra_mut(i) {
+                for (_, c) in &mut log.cells {
+                    rescale(&mut c.revenue, k)?;
+                }
+            }
+        }
+        for s in self.customers.states_mut() {
+            rescale(&mut s.open.revenue, k)?;
+        }
+        self.scale = scale;
+        Ok(())
+    }
+
     /// Adds one transaction. Transactions at or after the window end are
     /// ignored; earlier ones still decide the acquisition.
     ///
@@ -556,36 +768,92 @@ impl PurchaseCohortAccumulator {
     /// [`RelationshipError::CurrencyMismatch`];
     /// [`RelationshipError::PurchaseBeforeAcquisition`]; overflow.
     pub fn push(&mut self, t: &Transaction) -> Result<(), RelationshipError> {
-        self.check(t)?;
-        if t.at() >= self.spec.window.end() {
-            return Ok(());
-        }
-        apply_purchase(&self.spec, self.customers.entry(t.customer()), t)
+        self.push_batch(std::slice::from_ref(t))
     }
 
-    /// Adds a batch of transactions: the same result as pushing each, but
-    /// large batches are aggregated customer shard by shard, over the
-    /// available cores.
+    /// Adds a batch of transactions: the same result as pushing each (large
+    /// batches through the columnar kernel, over the available cores).
     ///
     /// # Errors
     /// As [`PurchaseCohortAccumulator::push`]; a currency mismatch is
     /// reported before anything is added.
     pub fn push_batch(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
-        rows.iter().try_for_each(|t| self.check(t))?;
+        let scan = scan_rows(rows, self.currency, false)?;
+        self.raise_scale(Some(scan.max_scale()))?;
+        let scale = self.scale;
         let spec = &self.spec;
         let end = spec.window.end();
-        self.customers
-            .push_batch(rows, Transaction::customer, |state, t| {
-                if t.at() >= end {
-                    Ok(())
-                } else {
-                    apply_purchase(spec, state, t)
+        if scan.fits_i64(scale) {
+            self.customers.push_partitioned(
+                rows,
+                |t| {
+                    let at = t.at();
+                    (at < end).then(|| {
+                        let amount = t.signed_amount().amount();
+                        let secs = at.timestamp();
+                        let row = CohortRow {
+                            secs,
+                            units: units64(amount, scale),
+                            nanos: at.timestamp_subsec_nanos(),
+                            bucket: spec.index_of_seconds(secs).unwrap_or(u32::MAX),
+                            sale: t.is_sale(),
+                            scale: scale_of(amount),
+                        };
+                        (t.customer(), row)
+                    })
+                },
+                apply_row,
+            )?;
+        } else {
+            // Amounts beyond i64 units: the same steps, one row at a time,
+            // with the cell's amount in i128.
+            for t in rows.iter().filter(|t| t.at() < end) {
+                let at = t.at();
+                let amount = t.signed_amount().amount();
+                let units = units_or(amount, scale)?;
+                let bucket = spec.index_of_seconds(at.timestamp()).unwrap_or(u32::MAX);
+                let row = CohortRow {
+                    secs: at.timestamp(),
+                    units: 0,
+                    nanos: at.timestamp_subsec_nanos(),
+                    bucket: u32::MAX,
+                    sale: t.is_sale(),
+                    scale: scale_of(amount),
+                };
+                let (s, i) = self.customers.slot(t.customer())?;
+                let mut log = CellLog::default();
+                let state = self.customers.entry(t.customer())?;
+                apply_row(state, &mut log, &t.customer(), &row, i)?;
+                if bucket != u32::MAX {
+                    log.cells.push((
+                        cell_key(i, bucket),
+                        Cell {
+                            revenue: units,
+                            sales: u32::from(row.sale),
+                            scale: row.scale,
+                        },
+                    ));
                 }
-            })
+                self.customers
+                    .extra_mut(s)
+                    .ok_or(overflow("shard"))?
+                    .cells
+                    .append(&mut log.cells);
+            }
+        }
+        self.compact()
     }
 
-    fn check(&self, t: &Transaction) -> Result<(), RelationshipError> {
-        t.check_currency(self.currency)
+    /// Compacts the shards' cell logs that grew too long.
+    fn compact(&mut self) -> Result<(), RelationshipError> {
+        let buckets = self.spec.buckets.len();
+        let sizes: Vec<usize> = self.customers.parts().map(|(s, _)| s.len()).collect();
+        for (i, n) in sizes.into_iter().enumerate() {
+            if let Some(log) = self.customers.extra_mut(i) {
+                log.maybe_compact(n, buckets)?;
+            }
+        }
+        Ok(())
     }
 
     /// Records a customer's acquisition (sign-up): it then decides their
@@ -598,13 +866,11 @@ impl PurchaseCohortAccumulator {
         customer: CustomerId,
         at: DateTime<Utc>,
     ) -> Result<(), RelationshipError> {
-        let state = self.customers.entry(customer);
-        let previous = state.acquired;
-        state.acquired = min_opt(state.acquired, Some(at));
-        if let Err(e) = state.check(customer) {
-            state.acquired = previous;
-            return Err(e);
-        }
+        let state = self.customers.entry(customer)?;
+        let mut next = *state;
+        next.acquired = min_set(next.acquired, At::of(at));
+        next.check(customer)?;
+        *state = next;
         Ok(())
     }
 
@@ -617,15 +883,34 @@ impl PurchaseCohortAccumulator {
         if self.currency != other.currency {
             return Err(RelationshipError::ConfigMismatch { what: "currency" });
         }
-        self.customers.merge_with(&other.customers, |c, s, o| {
-            s.first_sale = min_opt(s.first_sale, o.first_sale);
-            s.first_any = min_opt(s.first_any, o.first_any);
-            s.acquired = min_opt(s.acquired, o.acquired);
-            for &(b, n, r) in &o.buckets {
-                s.add(b, n, r)?;
+        self.raise_scale(Some(other.scale))?;
+        let k = self.scale - other.scale;
+        for (theirs, their_log) in other.customers.parts() {
+            // Their dense index -> (our shard, our index).
+            let mut map = Vec::with_capacity(theirs.len());
+            for (c, o) in theirs.iter() {
+                let (s, i) = self.customers.slot(*c)?;
+                let state = self.customers.entry(*c)?;
+                state.first_sale = state.first_sale.min(o.first_sale);
+                state.first_any = state.first_any.min(o.first_any);
+                state.acquired = min_set(state.acquired, o.acquired);
+                state.check(*c)?;
+                map.push((s, i));
             }
-            s.check(*c)
-        })
+            for (key, cell) in shard_cells(theirs, their_log) {
+                let Some(&(s, i)) = map.get((key >> 32) as usize) else {
+                    continue;
+                };
+                let mut cell = *cell;
+                rescale(&mut cell.revenue, k)?;
+                self.customers
+                    .extra_mut(s)
+                    .ok_or(overflow("shard"))?
+                    .cells
+                    .push((cell_key(i, key as u32), cell));
+            }
+        }
+        self.compact()
     }
 
     /// The table.
@@ -635,39 +920,85 @@ impl PurchaseCohortAccumulator {
     pub fn finish(&self) -> Result<CohortTable, RelationshipError> {
         let n = self.spec.buckets.len();
         let mut grid = Grid::new(n);
-        let mut revenue = vec![Decimal::ZERO; n * n];
-        let start = self.spec.window.start();
-        for s in self.customers.values() {
-            let Some(acquired) = s.acquisition() else {
-                continue;
-            };
-            if acquired < start {
-                grid.acquired_before += 1;
-                continue;
+        let mut revenue = vec![(0i128, 0u8); n * n];
+        let start = At::of(self.spec.window.start());
+        let mut cohorts = Vec::new();
+        // Customers with a sale per cell: a bit per bucket when there are
+        // at most 64, else the sorted cell keys.
+        let mut masks: Vec<u64> = Vec::new();
+        let mut keys: Vec<u64> = Vec::new();
+        let use_masks = n <= 64;
+        for (shard, log) in self.customers.parts() {
+            cohorts.clear();
+            masks.clear();
+            masks.resize(shard.len(), 0);
+            keys.clear();
+            for s in shard.states() {
+                let mut cohort = u32::MAX;
+                if let Some(acquired) = s.acquisition() {
+                    if acquired < start {
+                        grid.acquired_before += 1;
+                    } else if let Some(c) = acquired
+                        .get()
+                        .and_then(|a| self.spec.index_of_seconds(a.timestamp()))
+                    {
+                        if let Some(size) = grid.sizes.get_mut(c as usize) {
+                            *size += 1;
+                        }
+                        cohort = c;
+                    }
+                }
+                cohorts.push(cohort);
             }
-            let Some(c) = self.spec.index_of(acquired) else {
-                continue;
-            };
-            if let Some(size) = grid.sizes.get_mut(c) {
-                *size += 1;
-            }
-            for &(b, sales, rev) in &s.buckets {
-                let b = b as usize;
-                if b < c {
+            for (key, cell) in shard_cells(shard, log) {
+                let (i, b) = ((key >> 32) as usize, key as u32);
+                let Some(&c) = cohorts.get(i) else {
+                    continue;
+                };
+                if c == u32::MAX || b < c {
                     continue;
                 }
-                if sales > 0
-                    && let Some(cell) = grid.counts.get_mut(c * n + b)
+                if cell.sales > 0 {
+                    if use_masks {
+                        if let Some(m) = masks.get_mut(i) {
+                            *m |= 1u64 << b;
+                        }
+                    } else {
+                        keys.push(key);
+                    }
+                }
+                if let Some((v, scale)) = revenue.get_mut(c as usize * n + b as usize) {
+                    add(v, cell.revenue, "cohort revenue")?;
+                    *scale = (*scale).max(cell.scale);
+                }
+            }
+            let mut count = |i: usize, b: usize| {
+                if let Some(&c) = cohorts.get(i)
+                    && let Some(cell) = grid.counts.get_mut(c as usize * n + b)
                 {
                     *cell += 1;
                 }
-                if let Some(cell) = revenue.get_mut(c * n + b) {
-                    *cell = cell.checked_add(rev).ok_or(RelationshipError::Overflow {
-                        operation: "cohort revenue",
-                    })?;
+            };
+            if use_masks {
+                for (i, &m) in masks.iter().enumerate() {
+                    let mut m = m;
+                    while m != 0 {
+                        count(i, m.trailing_zeros() as usize);
+                        m &= m - 1;
+                    }
+                }
+            } else {
+                keys.sort_unstable();
+                keys.dedup();
+                for &key in &keys {
+                    count((key >> 32) as usize, (key as u32) as usize);
                 }
             }
         }
+        let revenue = revenue
+            .into_iter()
+            .map(|(v, scale)| decimal(v, self.scale, u32::from(scale)))
+            .collect::<Result<Vec<_>, _>>()?;
         build_table(&self.spec, &grid, Some((&revenue, self.currency)))
     }
 }

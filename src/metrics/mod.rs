@@ -12,6 +12,7 @@ pub mod ces;
 pub mod cohort;
 pub mod columnar;
 pub mod csat;
+mod dense;
 pub mod group;
 pub mod interval;
 pub mod latest;

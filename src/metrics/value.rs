@@ -19,11 +19,16 @@
 //! [`ValueAccumulator`] keeps one compact state per customer (first and
 //! last purchase, order count, revenue, margin) and merges by customer.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::activity::{RelationshipError, Sharded, Transaction, min_opt};
+use super::activity::{RelationshipError, Transaction};
+use super::dense::{
+    At, SHARDS, Shards, add, decimal, pow10, rescale, scale_of, scan_rows, units_or, units64,
+};
 use crate::domain::{Currency, CustomerId, Money};
 
 mod accumulate;
@@ -39,28 +44,34 @@ pub enum ClvBasis {
     Margin,
 }
 
-/// One customer's compact state (about 80 bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One customer's compact state (80 bytes): money in integer units of the
+/// accumulator's scale, instants as [`At`] (`first` starts at [`At::MAX`],
+/// `last` and `acquired` at [`At::MIN`]: none yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ValueState {
-    first: Option<DateTime<Utc>>,
-    last: Option<DateTime<Utc>>,
-    acquired: Option<DateTime<Utc>>,
+    revenue: i128,
+    margin: i128,
+    first: At,
+    last: At,
+    acquired: At,
     orders: u32,
     margin_complete: bool,
-    revenue: Decimal,
-    margin: Decimal,
+    revenue_scale: u8,
+    margin_scale: u8,
 }
 
 impl Default for ValueState {
     fn default() -> Self {
         Self {
-            first: None,
-            last: None,
-            acquired: None,
+            revenue: 0,
+            margin: 0,
+            first: At::MAX,
+            last: At::MIN,
+            acquired: At::MIN,
             orders: 0,
             margin_complete: true,
-            revenue: Decimal::ZERO,
-            margin: Decimal::ZERO,
+            revenue_scale: 0,
+            margin_scale: 0,
         }
     }
 }
@@ -71,7 +82,7 @@ fn of(operation: &'static str) -> RelationshipError {
 
 impl ValueState {
     fn check(&self, customer: CustomerId) -> Result<(), RelationshipError> {
-        match (self.first, self.acquired) {
+        match (self.first.get(), self.acquired.get()) {
             (Some(at), Some(acquired)) if at < acquired => {
                 Err(RelationshipError::PurchaseBeforeAcquisition {
                     customer,
@@ -83,16 +94,74 @@ impl ValueState {
         }
     }
 
-    fn merge(&mut self, o: &ValueState) -> Result<(), RelationshipError> {
-        self.first = min_opt(self.first, o.first);
+    /// Combines `o`, whose money is in units `10^k` times coarser.
+    fn merge(&mut self, o: &ValueState, k: u32) -> Result<(), RelationshipError> {
+        let (mut revenue, mut margin) = (o.revenue, o.margin);
+        rescale(&mut revenue, k)?;
+        rescale(&mut margin, k)?;
+        self.first = self.first.min(o.first);
         self.last = self.last.max(o.last);
-        self.acquired = min_opt(self.acquired, o.acquired);
+        self.acquired = min_set(self.acquired, o.acquired);
         self.orders = self.orders.checked_add(o.orders).ok_or(of("order count"))?;
         self.margin_complete &= o.margin_complete;
-        self.revenue = self.revenue.checked_add(o.revenue).ok_or(of("revenue"))?;
-        self.margin = self.margin.checked_add(o.margin).ok_or(of("margin"))?;
+        add(&mut self.revenue, revenue, "revenue")?;
+        add(&mut self.margin, margin, "margin")?;
+        self.revenue_scale = self.revenue_scale.max(o.revenue_scale);
+        self.margin_scale = self.margin_scale.max(o.margin_scale);
         Ok(())
     }
+}
+
+/// The earlier of two acquisitions, [`At::MIN`] being "none".
+fn min_set(a: At, b: At) -> At {
+    match (a == At::MIN, b == At::MIN) {
+        (true, _) => b,
+        (_, true) => a,
+        _ => a.min(b),
+    }
+}
+
+/// A shard's sales and refunds totals, in units, with their scales.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Totals {
+    sales: i128,
+    refunds: i128,
+    sales_scale: u8,
+    refunds_scale: u8,
+}
+
+/// A transaction as the value kernel needs it (32 bytes).
+#[derive(Debug, Clone, Copy)]
+struct ValueRow {
+    secs: i64,
+    units: i64,
+    margin: i64,
+    nanos: u32,
+    sale: bool,
+    /// `u8::MAX`: no margin; otherwise the margin's scale.
+    margin_scale: u8,
+    scale: u8,
+}
+
+/// The serialised form of a customer's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct ValueStateRepr {
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    acquired: Option<DateTime<Utc>>,
+    orders: u32,
+    margin_complete: bool,
+    revenue: Decimal,
+    margin: Decimal,
+}
+
+/// The serialised form of [`ValueAccumulator`], also its equality.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ValueRepr {
+    currency: Currency,
+    sales: Decimal,
+    refunds: Decimal,
+    customers: HashMap<CustomerId, ValueStateRepr>,
 }
 
 /// One customer's historical value.
@@ -168,8 +237,13 @@ impl ValueSummary {
 
 /// Accumulates transactions into per-customer value.
 ///
-/// Memory: one compact state per customer (first and last purchase, an
-/// acquisition instant if recorded, order count, revenue, margin).
+/// Memory: one compact state per customer (80 bytes: first and last
+/// purchase, an acquisition instant if recorded, order count, revenue and
+/// margin in exact integer units of the largest decimal scale seen) plus
+/// its index entry. Large batches go through the columnar kernel (rows
+/// become 48-byte records partitioned by customer shard, aggregated over
+/// the available cores; the records of up to 4 Mi rows, about 200 MB, are
+/// buffered at a time).
 ///
 /// # Example
 /// ```
@@ -191,12 +265,74 @@ impl ValueSummary {
 /// assert_eq!(v.aov()?, eur(40)); // (30 + 50) / 2
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(into = "ValueRepr", try_from = "ValueRepr")]
 pub struct ValueAccumulator {
     currency: Currency,
-    sales: Decimal,
-    refunds: Decimal,
-    customers: Sharded<ValueState>,
+    /// Money units are `10^-scale`.
+    scale: u32,
+    customers: Shards<ValueState, Totals>,
+}
+
+impl PartialEq for ValueAccumulator {
+    /// The same currency, totals and per-customer values (whatever the
+    /// internal unit scale or customer order).
+    fn eq(&self, other: &Self) -> bool {
+        match (self.repr(), other.repr()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl From<ValueAccumulator> for ValueRepr {
+    fn from(acc: ValueAccumulator) -> Self {
+        // Units always convert back (they came from Decimals of at most
+        // `scale` places); should they not, the state is left out.
+        acc.repr().unwrap_or_else(|_| ValueRepr {
+            currency: acc.currency,
+            sales: Decimal::ZERO,
+            refunds: Decimal::ZERO,
+            customers: HashMap::new(),
+        })
+    }
+}
+
+impl TryFrom<ValueRepr> for ValueAccumulator {
+    type Error = RelationshipError;
+    fn try_from(r: ValueRepr) -> Result<Self, Self::Error> {
+        let mut acc = ValueAccumulator::with_capacity(r.currency, r.customers.len());
+        let scale = r
+            .customers
+            .values()
+            .flat_map(|s| [s.revenue.scale(), s.margin.scale()])
+            .chain([r.sales.scale(), r.refunds.scale()])
+            .max();
+        acc.raise_scale(scale)?;
+        let s = acc.scale;
+        if let Some(t) = acc.customers.extra_mut(0) {
+            *t = Totals {
+                sales: units_or(r.sales, s)?,
+                refunds: units_or(r.refunds, s)?,
+                sales_scale: scale_of(r.sales),
+                refunds_scale: scale_of(r.refunds),
+            };
+        }
+        for (c, v) in r.customers {
+            *acc.customers.entry(c)? = ValueState {
+                revenue: units_or(v.revenue, s)?,
+                margin: units_or(v.margin, s)?,
+                first: At::from_opt(v.first, At::MAX),
+                last: At::from_opt(v.last, At::MIN),
+                acquired: At::from_opt(v.acquired, At::MIN),
+                orders: v.orders,
+                margin_complete: v.margin_complete,
+                revenue_scale: scale_of(v.revenue),
+                margin_scale: scale_of(v.margin),
+            };
+        }
+        Ok(acc)
+    }
 }
 
 impl ValueAccumulator {
@@ -204,9 +340,8 @@ impl ValueAccumulator {
     pub fn new(currency: Currency) -> Self {
         Self {
             currency,
-            sales: Decimal::ZERO,
-            refunds: Decimal::ZERO,
-            customers: Sharded::default(),
+            scale: 0,
+            customers: Shards::default(),
         }
     }
 
@@ -217,6 +352,82 @@ impl ValueAccumulator {
         acc
     }
 
+    fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for (_, x) in self.customers.parts() {
+            // Unit sums of at most i64::MAX per row cannot overflow i128
+            // within any realistic row count; saturate rather than wrap.
+            t.sales = t.sales.saturating_add(x.sales);
+            t.refunds = t.refunds.saturating_add(x.refunds);
+            t.sales_scale = t.sales_scale.max(x.sales_scale);
+            t.refunds_scale = t.refunds_scale.max(x.refunds_scale);
+        }
+        t
+    }
+
+    fn repr(&self) -> Result<ValueRepr, RelationshipError> {
+        let s = self.scale;
+        let t = self.totals();
+        let customers = self
+            .customers
+            .iter()
+            .map(|(c, v)| {
+                Ok((
+                    *c,
+                    ValueStateRepr {
+                        first: v.first.get(),
+                        last: v.last.get(),
+                        acquired: v.acquired.get(),
+                        orders: v.orders,
+                        margin_complete: v.margin_complete,
+                        revenue: decimal(v.revenue, s, u32::from(v.revenue_scale))?,
+                        margin: decimal(v.margin, s, u32::from(v.margin_scale))?,
+                    },
+                ))
+            })
+            .collect::<Result<_, RelationshipError>>()?;
+        Ok(ValueRepr {
+            currency: self.currency,
+            sales: decimal(t.sales, s, u32::from(t.sales_scale))?,
+            refunds: decimal(t.refunds, s, u32::from(t.refunds_scale))?,
+            customers,
+        })
+    }
+
+    /// Raises the unit scale to `scale` (if higher), rescaling every amount.
+    fn raise_scale(&mut self, scale: Option<u32>) -> Result<(), RelationshipError> {
+        let Some(scale) = scale.filter(|&s| s > self.scale) else {
+            return Ok(());
+        };
+        let k = scale - self.scale;
+        let p = pow10(k).ok_or(of("amount in integer units"))?;
+        let fits = |v: i128| v.checked_mul(p).is_some();
+        // Check everything first so a failure changes nothing.
+        if !self
+            .customers
+            .states()
+            .all(|s| fits(s.revenue) && fits(s.margin))
+            || !self
+                .customers
+                .parts()
+                .all(|(_, t)| fits(t.sales) && fits(t.refunds))
+        {
+            return Err(of("amount in integer units"));
+        }
+        for s in self.customers.states_mut() {
+            rescale(&mut s.revenue, k)?;
+            rescale(&mut s.margin, k)?;
+        }
+        for i in 0..SHARDS {
+            if let Some(t) = self.customers.extra_mut(i) {
+                rescale(&mut t.sales, k)?;
+                rescale(&mut t.refunds, k)?;
+            }
+        }
+        self.scale = scale;
+        Ok(())
+    }
+
     /// Adds one transaction.
     ///
     /// # Errors
@@ -224,45 +435,74 @@ impl ValueAccumulator {
     /// first); [`RelationshipError::PurchaseBeforeAcquisition`] when the
     /// customer's recorded acquisition is later; overflow.
     pub fn push(&mut self, t: &Transaction) -> Result<(), RelationshipError> {
-        self.check(t)?;
-        let (sales, refunds) = self.totals(std::slice::from_ref(t))?;
-        apply(self.customers.entry(t.customer()), t)?;
-        (self.sales, self.refunds) = (sales, refunds);
-        Ok(())
+        self.push_batch(std::slice::from_ref(t))
     }
 
-    /// Adds a batch of transactions: the same result as pushing each, but
-    /// large batches are aggregated customer shard by shard, over the
-    /// available cores.
+    /// Adds a batch of transactions: the same result as pushing each (large
+    /// batches through the columnar kernel, over the available cores).
     ///
     /// # Errors
     /// As [`ValueAccumulator::push`]; a currency mismatch is reported before
     /// anything is added.
     pub fn push_batch(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
-        rows.iter().try_for_each(|t| self.check(t))?;
-        let (sales, refunds) = self.totals(rows)?;
-        self.customers
-            .push_batch(rows, Transaction::customer, apply)?;
-        (self.sales, self.refunds) = (sales, refunds);
-        Ok(())
-    }
-
-    fn check(&self, t: &Transaction) -> Result<(), RelationshipError> {
-        t.check_currency(self.currency)
-    }
-
-    /// Sales and refunds totals after adding `rows`.
-    fn totals(&self, rows: &[Transaction]) -> Result<(Decimal, Decimal), RelationshipError> {
-        let (mut sales, mut refunds) = (self.sales, self.refunds);
-        for t in rows {
-            let a = t.signed_amount().amount();
-            if t.is_sale() {
-                sales = sales.checked_add(a).ok_or(of("sales"))?;
-            } else {
-                refunds = refunds.checked_add(a).ok_or(of("refunds"))?;
-            }
+        let scan = scan_rows(rows, self.currency, true)?;
+        self.raise_scale(Some(scan.max_scale()))?;
+        let scale = self.scale;
+        if scan.fits_i64(scale) {
+            self.customers.push_partitioned(
+                rows,
+                |t| {
+                    let amount = t.signed_amount().amount();
+                    let (margin, margin_scale) = match t.margin() {
+                        Some(m) => (units64(m.amount(), scale), scale_of(m.amount())),
+                        None => (0, u8::MAX),
+                    };
+                    let at = t.at();
+                    let row = ValueRow {
+                        secs: at.timestamp(),
+                        units: units64(amount, scale),
+                        margin,
+                        nanos: at.timestamp_subsec_nanos(),
+                        sale: t.is_sale(),
+                        margin_scale,
+                        scale: scale_of(amount),
+                    };
+                    Some((t.customer(), row))
+                },
+                apply_row,
+            )?;
+            return self.check_totals();
         }
-        Ok((sales, refunds))
+        for t in rows {
+            let row = ValueRow {
+                secs: 0,
+                units: 0,
+                margin: 0,
+                nanos: 0,
+                sale: t.is_sale(),
+                margin_scale: t.margin().map_or(u8::MAX, |m| scale_of(m.amount())),
+                scale: scale_of(t.signed_amount().amount()),
+            };
+            let (s, _) = self.customers.slot(t.customer())?;
+            let amount = units_or(t.signed_amount().amount(), scale)?;
+            let margin = t
+                .margin()
+                .map(|m| units_or(m.amount(), scale))
+                .transpose()?;
+            apply(self.customers.entry(t.customer())?, t, amount, margin)?;
+            let totals = self.customers.extra_mut(s).ok_or(of("shard"))?;
+            add_totals(totals, &row, amount)?;
+        }
+        self.check_totals()
+    }
+
+    /// The sales and refunds totals (summed over shards) convert back to
+    /// `Decimal`s.
+    fn check_totals(&self) -> Result<(), RelationshipError> {
+        let t = self.totals();
+        let _ = decimal(t.sales, self.scale, u32::from(t.sales_scale))?;
+        let _ = decimal(t.refunds, self.scale, u32::from(t.refunds_scale))?;
+        Ok(())
     }
 
     /// Records when a customer was acquired (sign-up, first contract), so a
@@ -276,9 +516,9 @@ impl ValueAccumulator {
         customer: CustomerId,
         at: DateTime<Utc>,
     ) -> Result<(), RelationshipError> {
-        let state = self.customers.entry(customer);
+        let state = self.customers.entry(customer)?;
         let mut next = *state;
-        next.acquired = min_opt(next.acquired, Some(at));
+        next.acquired = min_set(next.acquired, At::of(at));
         next.check(customer)?;
         *state = next;
         Ok(())
@@ -294,18 +534,23 @@ impl ValueAccumulator {
         if self.currency != other.currency {
             return Err(RelationshipError::ConfigMismatch { what: "currency" });
         }
-        // All or nothing: totals first, then customers (which change only
-        // when every customer merged), then the totals are stored.
-        let sales = self.sales.checked_add(other.sales).ok_or(of("sales"))?;
-        let refunds = self
-            .refunds
-            .checked_add(other.refunds)
-            .ok_or(of("refunds"))?;
-        self.customers.merge_with(&other.customers, |c, state, o| {
-            state.merge(o)?;
-            state.check(*c)
-        })?;
-        (self.sales, self.refunds) = (sales, refunds);
+        self.raise_scale(Some(other.scale))?;
+        let k = self.scale - other.scale;
+        for (i, (_, o)) in other.customers.parts().enumerate() {
+            let (mut sales, mut refunds) = (o.sales, o.refunds);
+            rescale(&mut sales, k)?;
+            rescale(&mut refunds, k)?;
+            let t = self.customers.extra_mut(i).ok_or(of("shard"))?;
+            add(&mut t.sales, sales, "sales")?;
+            add(&mut t.refunds, refunds, "refunds")?;
+            t.sales_scale = t.sales_scale.max(o.sales_scale);
+            t.refunds_scale = t.refunds_scale.max(o.refunds_scale);
+        }
+        for (c, o) in other.customers.iter() {
+            let state = self.customers.entry(*c)?;
+            state.merge(o, k)?;
+            state.check(*c)?;
+        }
         Ok(())
     }
 
@@ -321,60 +566,126 @@ impl ValueAccumulator {
 
     /// The per-customer values and totals. Customers only known from
     /// [`ValueAccumulator::record_acquisition`] appear with zero orders.
+    ///
+    /// (Every sum is within a `Decimal` mantissa, checked when added, so
+    /// the conversions back cannot fail; zero stands in if one did.)
     pub fn finish(&self) -> ValueSummary {
-        let m = |v| Money::new(v, self.currency);
+        let s = self.scale;
+        let m = |v: i128, scale: u8| {
+            Money::new(
+                decimal(v, s, u32::from(scale)).unwrap_or(Decimal::ZERO),
+                self.currency,
+            )
+        };
         let mut orders = 0u64;
         let mut buyers = 0u64;
         let customers = self
             .customers
             .iter()
-            .map(|(c, s)| {
-                orders += u64::from(s.orders);
-                buyers += u64::from(s.orders > 0);
+            .map(|(c, v)| {
+                orders += u64::from(v.orders);
+                buyers += u64::from(v.orders > 0);
                 CustomerValue {
                     customer: *c,
-                    orders: s.orders,
-                    revenue: m(s.revenue),
-                    margin: s.margin_complete.then(|| m(s.margin)),
-                    first: s.first,
-                    last_sale: s.last,
+                    orders: v.orders,
+                    revenue: m(v.revenue, v.revenue_scale),
+                    margin: v.margin_complete.then(|| m(v.margin, v.margin_scale)),
+                    first: v.first.get(),
+                    last_sale: v.last.get(),
                 }
             })
             .collect();
+        let t = self.totals();
         ValueSummary {
             customers,
-            sales: m(self.sales),
-            refunds: m(self.refunds),
+            sales: m(t.sales, t.sales_scale),
+            refunds: m(t.refunds, t.refunds_scale),
             orders,
             buyers,
         }
     }
 }
 
-/// Adds one transaction to its customer's state.
-fn apply(state: &mut ValueState, t: &Transaction) -> Result<(), RelationshipError> {
-    let at = t.at();
-    if let Some(acquired) = state.acquired
-        && at < acquired
-    {
-        return Err(RelationshipError::PurchaseBeforeAcquisition {
-            customer: t.customer(),
+/// Adds a row's amount to a shard's sales or refunds total.
+#[inline]
+fn add_totals(t: &mut Totals, r: &ValueRow, amount: i128) -> Result<(), RelationshipError> {
+    if r.sale {
+        add(&mut t.sales, amount, "sales")?;
+        t.sales_scale = t.sales_scale.max(r.scale);
+    } else {
+        add(&mut t.refunds, amount, "refunds")?;
+        t.refunds_scale = t.refunds_scale.max(r.scale);
+    }
+    Ok(())
+}
+
+/// Adds one compact row to its customer's state and its shard's totals.
+#[inline]
+fn apply_row(
+    state: &mut ValueState,
+    totals: &mut Totals,
+    customer: &CustomerId,
+    r: &ValueRow,
+    _: u32,
+) -> Result<(), RelationshipError> {
+    let at = At::new(r.secs, r.nanos);
+    if at < state.acquired {
+        return Err(before_acquisition(*customer, at, state.acquired));
+    }
+    add_totals(totals, r, i128::from(r.units))?;
+    state.first = state.first.min(at);
+    add(&mut state.revenue, i128::from(r.units), "revenue")?;
+    state.revenue_scale = state.revenue_scale.max(r.scale);
+    if r.margin_scale == u8::MAX {
+        state.margin_complete = false;
+    } else {
+        add(&mut state.margin, i128::from(r.margin), "margin")?;
+        state.margin_scale = state.margin_scale.max(r.margin_scale);
+    }
+    if r.sale {
+        state.orders = state.orders.checked_add(1).ok_or(of("order count"))?;
+        state.last = state.last.max(at);
+    }
+    Ok(())
+}
+
+fn before_acquisition(customer: CustomerId, at: At, acquired: At) -> RelationshipError {
+    match (at.get(), acquired.get()) {
+        (Some(at), Some(acquired)) => RelationshipError::PurchaseBeforeAcquisition {
+            customer,
             at,
             acquired,
-        });
+        },
+        _ => of("instant"),
     }
-    state.first = min_opt(state.first, Some(at));
-    state.revenue = state
-        .revenue
-        .checked_add(t.signed_amount().amount())
-        .ok_or(of("revenue"))?;
-    match t.margin() {
-        Some(m) => state.margin = state.margin.checked_add(m.amount()).ok_or(of("margin"))?,
-        None => state.margin_complete = false,
+}
+
+/// Adds one transaction (amounts already in units) to its customer's state.
+fn apply(
+    state: &mut ValueState,
+    t: &Transaction,
+    amount: i128,
+    margin: Option<i128>,
+) -> Result<(), RelationshipError> {
+    let at = At::of(t.at());
+    if at < state.acquired {
+        return Err(before_acquisition(t.customer(), at, state.acquired));
+    }
+    state.first = state.first.min(at);
+    add(&mut state.revenue, amount, "revenue")?;
+    state.revenue_scale = state
+        .revenue_scale
+        .max(scale_of(t.signed_amount().amount()));
+    match (margin, t.margin()) {
+        (Some(v), Some(m)) => {
+            add(&mut state.margin, v, "margin")?;
+            state.margin_scale = state.margin_scale.max(scale_of(m.amount()));
+        }
+        _ => state.margin_complete = false,
     }
     if t.is_sale() {
         state.orders = state.orders.checked_add(1).ok_or(of("order count"))?;
-        state.last = state.last.max(Some(at));
+        state.last = state.last.max(at);
     }
     Ok(())
 }

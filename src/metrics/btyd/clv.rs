@@ -13,7 +13,7 @@
 
 use rust_decimal::prelude::ToPrimitive;
 
-use super::bgnbd::BgNbdParams;
+use super::bgnbd::{BgNbdParams, FastMap, check_observation, fast_map};
 use super::gamma_gamma::GammaGammaParams;
 use super::summary::Summary;
 use super::{BtydError, finite, non_negative, positive};
@@ -163,14 +163,23 @@ pub fn discounted_expected_purchases(
     age: f64,
     options: &ClvOptions,
 ) -> Result<f64, BtydError> {
-    let ts: Vec<f64> = (1..=options.months)
+    let cumulative = bgnbd.conditional_expected_purchases_at(&horizons(options), x, t_x, age)?;
+    discount(&cumulative, options)
+}
+
+/// The monthly horizons `f, 2f, …, H f` in periods.
+fn horizons(options: &ClvOptions) -> Vec<f64> {
+    (1..=options.months)
         .map(|k| f64::from(k) * options.periods_per_month)
-        .collect();
-    let cumulative = bgnbd.conditional_expected_purchases_at(&ts, x, t_x, age)?;
+        .collect()
+}
+
+/// `Σ_k (E_k - E_{k-1}) / (1 + d)^k` of the cumulative expectations `E_k`.
+fn discount(cumulative: &[f64], options: &ClvOptions) -> Result<f64, BtydError> {
     let mut previous = 0.0;
     let mut total = 0.0;
     let mut discount = 1.0;
-    for e in cumulative {
+    for &e in cumulative {
         discount /= 1.0 + options.monthly_discount_rate;
         total += (e - previous) * discount;
         previous = e;
@@ -181,8 +190,9 @@ pub fn discounted_expected_purchases(
 /// The CLV of every customer of a summary, in the summary's order.
 ///
 /// The purchase part is computed once per distinct `(x, t_x, T)`
-/// ([`discounted_expected_purchases`]); the values are those of
-/// [`customer_lifetime_value`] customer by customer.
+/// ([`discounted_expected_purchases`]), and its hypergeometric factors,
+/// which depend on `(x, T)` only, once per distinct `(x, T)`; the values
+/// are those of [`customer_lifetime_value`] customer by customer.
 ///
 /// # Errors
 /// As [`customer_lifetime_value`]; a monetary value beyond `f64` is
@@ -194,45 +204,68 @@ pub fn lifetime_values<K>(
     options: &ClvOptions,
 ) -> Result<Vec<f64>, BtydError> {
     let customers = summary.customers();
-    let mut keys: Vec<(u32, u32, u32, u32)> = customers
+    // Each customer's distinct (x, t_x, T) row, numbered in order of
+    // appearance: one hash lookup per customer, no sort of the customers.
+    let mut slot: FastMap<(u32, u32, u32), u32> = fast_map();
+    let mut distinct: Vec<(u32, u32, u32)> = Vec::new();
+    let row_of: Vec<u32> = customers
         .iter()
-        .enumerate()
-        .map(|(i, c)| (c.frequency, c.recency, c.age, i as u32))
+        .map(|c| {
+            let key = (c.frequency, c.age, c.recency);
+            *slot.entry(key).or_insert_with(|| {
+                distinct.push(key);
+                (distinct.len() - 1) as u32
+            })
+        })
         .collect();
-    keys.sort_unstable();
-    let mut purchases = vec![0.0; customers.len()];
-    let mut last: Option<((u32, u32, u32), f64)> = None;
-    for (x, t_x, age, i) in keys {
-        let value = match last {
-            Some((key, v)) if key == (x, t_x, age) => v,
+    // The hypergeometric factors depend on (x, T) only: visit the distinct
+    // rows by (x, T, t_x) and compute them once per (x, T).
+    let mut order: Vec<((u32, u32, u32), u32)> = distinct.iter().copied().zip(0..).collect();
+    order.sort_unstable();
+    let ts = horizons(options);
+    let mut per_row = vec![0.0; distinct.len()];
+    let mut shared: Option<((u32, u32), Vec<f64>)> = None;
+    let mut cumulative = Vec::with_capacity(ts.len());
+    for ((xi, agei, t_xi), i) in order {
+        let (x, t_x, age) = (f64::from(xi), f64::from(t_xi), f64::from(agei));
+        check_observation(0, x, t_x, age)?;
+        let key = (xi, agei);
+        let brackets = match &shared {
+            Some((k, b)) if *k == key => b,
             _ => {
-                let v = discounted_expected_purchases(
-                    bgnbd,
-                    f64::from(x),
-                    f64::from(t_x),
-                    f64::from(age),
-                    options,
-                )?;
-                last = Some(((x, t_x, age), v));
-                v
+                let b = bgnbd.conditional_brackets(&ts, x, age)?;
+                &shared.insert((key, b)).1
             }
         };
-        if let Some(slot) = purchases.get_mut(i as usize) {
-            *slot = value;
+        let alive = bgnbd.alive(x, t_x, age);
+        cumulative.clear();
+        for &b in brackets {
+            cumulative.push(BgNbdParams::conditional_from(b, alive)?);
+        }
+        if let Some(v) = per_row.get_mut(i as usize) {
+            *v = discount(&cumulative, options)?;
         }
     }
+    let purchases = row_of
+        .iter()
+        .map(|&r| per_row.get(r as usize).copied().unwrap_or(0.0));
     customers
         .iter()
         .zip(purchases)
         .enumerate()
         .map(|(index, (c, purchases))| {
-            let m = c
-                .monetary_value
-                .to_f64()
-                .ok_or(BtydError::InvalidMonetaryValue {
-                    index,
-                    value: f64::NAN,
-                })?;
+            // Without repeat purchases the spend model ignores `m` (and the
+            // summary's value is zero): skip the conversion.
+            let m = if c.frequency == 0 {
+                0.0
+            } else {
+                c.monetary_value
+                    .to_f64()
+                    .ok_or(BtydError::InvalidMonetaryValue {
+                        index,
+                        value: f64::NAN,
+                    })?
+            };
             let spend =
                 gamma_gamma.conditional_expected_average_spend(f64::from(c.frequency), m)?;
             finite(
@@ -301,6 +334,47 @@ mod tests {
             assert_eq!(*v, one);
         }
         assert!(batch[0] < batch[2]); // customer 3 spends more
+    }
+
+    proptest::proptest! {
+        /// The batch (distinct rows by hash, brackets shared per (x, T))
+        /// equals the one-customer function exactly, on random ledgers.
+        #[test]
+        fn batch_equals_one_by_one_on_random_ledgers(
+            tx in proptest::collection::vec((0u64..30, 0i64..60 * 24, 1i64..100_000), 1..300),
+            r in 0.1f64..2.0,
+            alpha in 1.0f64..60.0,
+            a in 0.2f64..2.0,
+            b in 0.5f64..4.0,
+        ) {
+            use chrono::{TimeDelta, TimeZone, Utc};
+            use rust_decimal::Decimal;
+            let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+            let tx: Vec<_> = tx
+                .into_iter()
+                .map(|(k, hours, cents)| (k, start + TimeDelta::hours(hours), Decimal::new(cents, 2)))
+                .collect();
+            let options = crate::metrics::btyd::summary::SummaryOptions::daily(start + TimeDelta::days(61));
+            let summary = crate::metrics::btyd::summary::summarize(tx, &options).unwrap();
+            let bg = BgNbdParams::new(r, alpha, a, b).unwrap();
+            let gg = GammaGammaParams::new(6.0, 4.0, 15.0).unwrap();
+            let clv = ClvOptions::daily(12, 0.01).unwrap();
+            let batch = lifetime_values(&summary, &bg, &gg, &clv).unwrap();
+            proptest::prop_assert_eq!(batch.len(), summary.customers().len());
+            for (c, v) in summary.customers().iter().zip(&batch) {
+                let one = customer_lifetime_value(
+                    &bg,
+                    &gg,
+                    f64::from(c.frequency),
+                    f64::from(c.recency),
+                    f64::from(c.age),
+                    c.monetary_value.to_f64().unwrap(),
+                    &clv,
+                )
+                .unwrap();
+                proptest::prop_assert_eq!(*v, one);
+            }
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use rust_decimal::prelude::ToPrimitive;
 
+use super::bgnbd::collapse;
 use super::optim::{self, FitOptions, FitReport, Minimum};
 use super::special::{digamma, ln_gamma};
 use super::summary::Summary;
@@ -154,46 +155,39 @@ impl GammaGammaData {
     /// As [`GammaGammaData::new`], and [`BtydError::OutOfRange`] for a weight
     /// that is not positive and finite.
     pub fn weighted(rows: impl IntoIterator<Item = (f64, f64, f64)>) -> Result<Self, BtydError> {
-        let mut raw: Vec<([u64; 2], f64)> = Vec::new();
-        for (index, (x, m, w)) in rows.into_iter().enumerate() {
-            if !x.is_finite() || x < 0.0 || x.fract() != 0.0 {
-                return Err(BtydError::InvalidObservation {
-                    index,
-                    x,
-                    t_x: f64::NAN,
-                    age: f64::NAN,
-                    reason: "frequency must be a finite whole number >= 0",
-                });
-            }
-            if x == 0.0 {
-                continue;
-            }
-            if !(m.is_finite() && m > 0.0) {
-                return Err(BtydError::InvalidMonetaryValue { index, value: m });
-            }
-            let w = positive("weight", w)?;
-            raw.push(([x.to_bits(), m.to_bits()], w));
-        }
-        if raw.is_empty() {
+        let repeat = rows
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, (x, m, w))| {
+                if !x.is_finite() || x < 0.0 || x.fract() != 0.0 {
+                    return Some(Err(BtydError::InvalidObservation {
+                        index,
+                        x,
+                        t_x: f64::NAN,
+                        age: f64::NAN,
+                        reason: "frequency must be a finite whole number >= 0",
+                    }));
+                }
+                if x == 0.0 {
+                    return None;
+                }
+                if !(m.is_finite() && m > 0.0) {
+                    return Some(Err(BtydError::InvalidMonetaryValue { index, value: m }));
+                }
+                Some(positive("weight", w).map(|w| ((x.to_bits(), m.to_bits()), w)))
+            });
+        let collapsed = collapse(repeat)?;
+        if collapsed.is_empty() {
             return Err(BtydError::Empty {
                 what: "repeat customers",
             });
         }
-        raw.sort_unstable_by_key(|r| r.0);
-        let mut rows: Vec<Row> = Vec::new();
+        let mut rows: Vec<Row> = Vec::with_capacity(collapsed.len());
         let mut xs: Vec<f64> = Vec::new();
-        let mut last_key = None;
-        for (key, w) in raw {
-            if last_key == Some(key) {
-                if let Some(row) = rows.last_mut() {
-                    row.w += w;
-                }
-                continue;
-            }
-            last_key = Some(key);
-            let x = f64::from_bits(key[0]);
-            let m = f64::from_bits(key[1]);
-            if xs.last().map(|v| v.to_bits()) != Some(key[0]) {
+        for (key, w) in collapsed {
+            let x = f64::from_bits(key.0);
+            let m = f64::from_bits(key.1);
+            if xs.last().map(|v| v.to_bits()) != Some(key.0) {
                 xs.push(x);
             }
             rows.push(Row {
@@ -221,10 +215,14 @@ impl GammaGammaData {
     /// [`BtydError::InvalidMonetaryValue`].
     pub fn from_summary<K>(summary: &Summary<K>) -> Result<Self, BtydError> {
         Self::new(summary.customers().iter().map(|c| {
-            (
-                f64::from(c.frequency),
-                c.monetary_value.to_f64().unwrap_or(f64::NAN),
-            )
+            // Customers without repeat purchases are skipped unread: do not
+            // convert their monetary value.
+            let m = if c.frequency == 0 {
+                0.0
+            } else {
+                c.monetary_value.to_f64().unwrap_or(f64::NAN)
+            };
+            (f64::from(c.frequency), m)
         }))
     }
 
@@ -416,6 +414,54 @@ mod tests {
                 "{k}: {fd} vs {}",
                 g[k]
             );
+        }
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The hash-map collapse gives the rows, order and weights of the
+        /// sort-based one it replaced (sort all `(x, m)` bits, add equal
+        /// neighbours), skipping `x = 0`; whole weights keep sums exact.
+        #[test]
+        fn fast_collapse_equals_sorted_collapse(
+            rows in proptest::collection::vec(
+                (0u32..4, prop::sample::select(vec![0.5, 12.0, 12.25, 33.0, 1e9]), 1u32..4),
+                1..200,
+            )
+        ) {
+            let rows: Vec<(f64, f64, f64)> = rows
+                .into_iter()
+                .map(|(x, m, w)| (f64::from(x), m, f64::from(w)))
+                .collect();
+            let mut raw: Vec<([u64; 2], f64)> = rows
+                .iter()
+                .filter(|r| r.0 > 0.0)
+                .map(|&(x, m, w)| ([x.to_bits(), m.to_bits()], w))
+                .collect();
+            raw.sort_by_key(|r| r.0);
+            let mut want: Vec<([u64; 2], f64)> = Vec::new();
+            for (key, w) in raw {
+                match want.last_mut() {
+                    Some(last) if last.0 == key => last.1 += w,
+                    _ => want.push((key, w)),
+                }
+            }
+            match GammaGammaData::weighted(rows) {
+                Ok(data) => {
+                    let got: Vec<(f64, f64, f64)> = data.rows().collect();
+                    prop_assert_eq!(got.len(), want.len());
+                    for ((x, m, w), (key, want_w)) in got.into_iter().zip(want) {
+                        prop_assert_eq!(x.to_bits(), key[0]);
+                        // rows() gives m back as (x m) / x.
+                        let m_want = f64::from_bits(key[1]);
+                        prop_assert_eq!((x * m_want) / x, m);
+                        prop_assert_eq!(w, want_w);
+                    }
+                }
+                Err(BtydError::Empty { .. }) => prop_assert!(want.is_empty()),
+                Err(e) => prop_assert!(false, "{e}"),
+            }
         }
     }
 

@@ -92,7 +92,24 @@ fn anchor() -> DateTime<Utc> {
     DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(4)
 }
 
+/// Milliseconds from the Unix epoch to [`anchor`].
+const ANCHOR_MS: i64 = 4 * 86_400_000;
+
 fn period_index(period: TimeDelta, at: DateTime<Utc>) -> i64 {
+    let period_ms = period.num_milliseconds().max(1);
+    if at.timestamp_subsec_nanos() < 1_000_000_000 {
+        // Outside a leap second, the floor of the milliseconds since the
+        // anchor is plain integer arithmetic (`timestamp_millis` floors:
+        // whole seconds are floored and the sub-second part is >= 0); the
+        // general path below costs a calendar computation per call.
+        return (at.timestamp_millis() - ANCHOR_MS).div_euclid(period_ms);
+    }
+    period_index_general(period_ms, at)
+}
+
+/// [`period_index`] through `TimeDelta` arithmetic, for any instant
+/// (including a leap second).
+fn period_index_general(period_ms: i64, at: DateTime<Utc>) -> i64 {
     let since = at - anchor();
     // Floor to whole milliseconds (sub-millisecond parts never cross a
     // period boundary, which is a whole number of milliseconds).
@@ -100,7 +117,7 @@ fn period_index(period: TimeDelta, at: DateTime<Utc>) -> i64 {
     if since < TimeDelta::milliseconds(ms) {
         ms -= 1;
     }
-    ms.div_euclid(period.num_milliseconds().max(1))
+    ms.div_euclid(period_ms)
 }
 
 /// One customer's summary.
@@ -152,16 +169,18 @@ impl<K> Summary<K> {
     }
 }
 
-/// Collects `(key, period, amount, at)` for the transactions before `end`,
-/// sorted by key, then period.
+/// Collects `(key, amount, at)` for the transactions before `end`, sorted
+/// by key, then time (so by key, then period: the period is recomputed from
+/// the time where needed, which keeps the rows small).
 #[allow(clippy::type_complexity)]
 fn collect<K: Ord>(
     transactions: impl IntoIterator<Item = (K, DateTime<Utc>, Decimal)>,
     options: &SummaryOptions,
-) -> Result<(Vec<(K, i64, Decimal, DateTime<Utc>)>, usize), BtydError> {
-    let mut rows = Vec::new();
+) -> Result<(Vec<(K, Decimal, DateTime<Utc>)>, usize), BtydError> {
+    let transactions = transactions.into_iter();
+    let mut rows = Vec::with_capacity(transactions.size_hint().0);
     let mut excluded = 0;
-    for (index, (key, at, amount)) in transactions.into_iter().enumerate() {
+    for (index, (key, at, amount)) in transactions.enumerate() {
         if amount.is_sign_negative() && !amount.is_zero() {
             return Err(BtydError::NegativeAmount { index, amount });
         }
@@ -169,9 +188,10 @@ fn collect<K: Ord>(
             excluded += 1;
             continue;
         }
-        rows.push((key, options.index(at), amount, at));
+        rows.push((key, amount, at));
     }
-    rows.sort_unstable_by(|l, r| l.0.cmp(&r.0).then(l.1.cmp(&r.1)).then(l.3.cmp(&r.3)));
+    // Input already in this order (a ledger per customer) is only checked.
+    rows.sort_unstable_by(|l, r| l.0.cmp(&r.0).then(l.2.cmp(&r.2)));
     Ok((rows, excluded))
 }
 
@@ -218,17 +238,19 @@ pub fn summarize<K: Ord>(
     let end = options.end_index();
     let mut customers = Vec::new();
     let mut it = rows.into_iter().peekable();
-    while let Some((key, first, _, first_at)) = it.next() {
+    while let Some((key, _, first_at)) = it.next() {
+        let first = options.index(first_at);
         let mut last = first;
         let mut periods = 0u32;
         let mut repeat_sum = Decimal::ZERO;
-        while let Some(next) = it.next_if(|n| n.0 == key) {
-            if next.1 != last {
+        while let Some((_, amount, at)) = it.next_if(|n| n.0 == key) {
+            let period = options.index(at);
+            if period != last {
                 periods += 1;
-                last = next.1;
+                last = period;
             }
-            if next.1 != first {
-                repeat_sum = repeat_sum.checked_add(next.2).ok_or(BtydError::Overflow)?;
+            if period != first {
+                repeat_sum = repeat_sum.checked_add(amount).ok_or(BtydError::Overflow)?;
             }
         }
         let monetary_value = if periods == 0 {
@@ -381,7 +403,7 @@ pub fn calibration_holdout<K: Ord>(
     let (rows, _) = collect(transactions, options)?;
     let mut calibration_rows = Vec::new();
     let mut holdout: Vec<(usize, i64, Decimal)> = Vec::new();
-    // Rows are sorted by key then period: split each key's rows.
+    // Rows are sorted by key then time: split each key's rows.
     let mut keys_seen = 0usize;
     let mut it = rows.into_iter().peekable();
     while let Some(row) = it.next() {
@@ -389,14 +411,14 @@ pub fn calibration_holdout<K: Ord>(
         while let Some(n) = it.next_if(|n| group.first().is_some_and(|g| g.0 == n.0)) {
             group.push(n);
         }
-        if !group.iter().any(|r| r.3 < calibration_end) {
+        if !group.iter().any(|r| r.2 < calibration_end) {
             continue;
         }
-        for (key, p, amount, at) in group {
+        for (key, amount, at) in group {
             if at < calibration_end {
                 calibration_rows.push((key, at, amount));
             } else {
-                holdout.push((keys_seen, p, amount));
+                holdout.push((keys_seen, options.index(at), amount));
             }
         }
         keys_seen += 1;
@@ -460,6 +482,45 @@ mod tests {
         // 2024-01-01 is a Monday, 2024-01-07 a Sunday.
         assert_eq!(period_index(p, at(1, 0)), period_index(p, at(7, 23)));
         assert_eq!(period_index(p, at(8, 0)), period_index(p, at(7, 23)) + 1);
+    }
+
+    proptest::proptest! {
+        /// The integer fast path of `period_index` equals the `TimeDelta`
+        /// computation for any instant and period, either side of the epoch.
+        #[test]
+        fn fast_period_index_equals_general(
+            secs in -20_000_000_000i64..20_000_000_000,
+            nanos in 0u32..1_000_000_000,
+            period_ms in 1i64..2_000_000_000_000,
+        ) {
+            let at = DateTime::<Utc>::from_timestamp(secs, nanos).unwrap();
+            let period = TimeDelta::milliseconds(period_ms);
+            proptest::prop_assert_eq!(period_index(period, at), period_index_general(period_ms, at));
+            let day = TimeDelta::days(1);
+            proptest::prop_assert_eq!(
+                period_index(day, at),
+                period_index_general(day.num_milliseconds(), at)
+            );
+        }
+    }
+
+    #[test]
+    fn leap_second_uses_the_general_path() {
+        // 2016-12-31T23:59:60.5Z: chrono stores it as 23:59:59 with 1.5e9 ns.
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_milli_opt(23, 59, 59, 1_500)
+            .unwrap()
+            .and_utc();
+        let day = TimeDelta::days(1);
+        assert_eq!(
+            period_index(day, leap),
+            period_index_general(86_400_000, leap)
+        );
+        // Duration arithmetic puts 23:59:60.5 1.5 s after 23:59:59, i.e.
+        // in 2017-01-01 (as before the fast path): 7 × 365 + 1 (2020) = 2556
+        // days before 2024-01-01.
+        assert_eq!(period_index(day, leap), period_index(day, at(1, 0)) - 2556);
     }
 
     #[test]

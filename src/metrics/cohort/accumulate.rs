@@ -48,8 +48,16 @@ impl Accumulator for PurchaseCohortAccumulator {
         PurchaseCohortAccumulator::push(self, &t)
     }
 
+    /// All or nothing: merges into a copy of `self` and keeps it only on
+    /// success (one copy of the per-customer state per merge; the inherent
+    /// [`PurchaseCohortAccumulator::merge`] is the fast path without that
+    /// guarantee).
     fn merge(&mut self, other: &Self) -> Result<(), MergeError> {
-        PurchaseCohortAccumulator::merge(self, other).map_err(|e| merge_error("purchase_cohort", e))
+        let mut next = self.clone();
+        PurchaseCohortAccumulator::merge(&mut next, other)
+            .map_err(|e| merge_error("purchase_cohort", e))?;
+        *self = next;
+        Ok(())
     }
 
     fn finish(&self) -> Self::Output {

@@ -12,7 +12,7 @@ use crate::metrics::activity::{RelationshipError, Transaction, merge_error};
 /// the inherent [`RfmAccumulator::finish`] with it.
 ///
 /// Merge is all or nothing: on overflow or another currency or as-of
-/// instant `self` is unchanged.
+/// instant `self` is unchanged; it costs one copy of `self`'s state.
 ///
 /// Memory: quintiles do not decompose, so the state is one compact value
 /// per customer (last sale, sale count, net revenue), serialised as such by
@@ -26,8 +26,14 @@ impl Accumulator for RfmAccumulator {
         RfmAccumulator::push(self, &t)
     }
 
+    /// All or nothing: merges into a copy of `self` and keeps it only on
+    /// success (one copy of the per-customer state per merge; the inherent
+    /// [`RfmAccumulator::merge`] is the fast path without that guarantee).
     fn merge(&mut self, other: &Self) -> Result<(), MergeError> {
-        RfmAccumulator::merge(self, other).map_err(|e| merge_error("rfm", e))
+        let mut next = self.clone();
+        RfmAccumulator::merge(&mut next, other).map_err(|e| merge_error("rfm", e))?;
+        *self = next;
+        Ok(())
     }
 
     fn finish(&self) -> Self::Output {

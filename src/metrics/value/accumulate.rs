@@ -10,7 +10,8 @@ use crate::metrics::activity::{RelationshipError, Transaction, merge_error};
 ///
 /// Merge is all or nothing: on overflow, another currency or a recorded
 /// acquisition after the other side's purchase
-/// ([`MergeError::Inconsistent`]) `self` is unchanged.
+/// ([`MergeError::Inconsistent`]) `self` is unchanged; it costs one copy of
+/// `self`'s state.
 ///
 /// Memory: one compact state per customer (about 80 bytes plus the id),
 /// serialised as such by [`PortableState`]: a portable state grows with the
@@ -24,8 +25,14 @@ impl Accumulator for ValueAccumulator {
         ValueAccumulator::push(self, &t)
     }
 
+    /// All or nothing: merges into a copy of `self` and keeps it only on
+    /// success (one copy of the per-customer state per merge; the inherent
+    /// [`ValueAccumulator::merge`] is the fast path without that guarantee).
     fn merge(&mut self, other: &Self) -> Result<(), MergeError> {
-        ValueAccumulator::merge(self, other).map_err(|e| merge_error("value", e))
+        let mut next = self.clone();
+        ValueAccumulator::merge(&mut next, other).map_err(|e| merge_error("value", e))?;
+        *self = next;
+        Ok(())
     }
 
     fn finish(&self) -> ValueSummary {
