@@ -333,8 +333,8 @@ impl Report {
         let level = settings.confidence;
         let size = settings.page_size;
         let mut counts = Counts::default();
-        let follow_start = end
-            .checked_sub_signed(Duration::days(settings.follow_up_days.max(1)))
+        let follow_start = Duration::try_days(settings.follow_up_days.max(1))
+            .and_then(|d| end.checked_sub_signed(d))
             .map_or(period.start(), |t| t.max(period.start()));
         let window = Period::new(follow_start, end).unwrap_or(period);
 

@@ -292,7 +292,7 @@ impl Report {
                         name.clone(),
                         thousands(*n),
                         format!("{:.1}%", 100.0 * share),
-                        "#".repeat(((*n * 30).div_ceil(max)) as usize),
+                        "#".repeat((n.saturating_mul(30).div_ceil(max)) as usize),
                     ]
                 })
                 .collect();
