@@ -40,6 +40,11 @@
 //! - `testkit`: `crmkit::store::testkit` and `crmkit::outreach::testkit`,
 //!   the conformance checks every store shipped here passes; call them
 //!   from your adapter's tests.
+//! - `report`: `crmkit::report`, the customer-relations report computed
+//!   from any store (NPS, CSAT, CES, retention, GRR/NRR, cohorts, RFM,
+//!   CLV, service and SLAs, the follow-up queue), printed as text or
+//!   written as one self-contained HTML page with SVG charts (plotters,
+//!   pure Rust: an embedded DejaVu Sans font, no fontconfig).
 //! - `synth`: `crmkit::synth`, a deterministic (seeded) generator of
 //!   synthetic data for examples, tests and benchmarks, and
 //!   `crmkit::metrics::btyd::simulate`, which draws customers and
@@ -58,6 +63,9 @@ pub mod error;
 pub mod import;
 pub mod metrics;
 pub mod outreach;
+#[cfg(feature = "report")]
+#[cfg_attr(docsrs, doc(cfg(feature = "report")))]
+pub mod report;
 pub mod store;
 #[cfg(feature = "synth")]
 pub mod synth;

@@ -24,3 +24,5 @@ mod synth_business;
 mod btyd;
 mod relationship;
 mod relationship_store;
+#[cfg(feature = "report")]
+mod report;
