@@ -360,6 +360,135 @@ pub(crate) fn collapse<K: Copy + Ord + std::hash::Hash>(
     Ok(collapsed)
 }
 
+/// A `(x, T, t_x)` key as `f64` bits.
+type BgKey = (u64, u64, u64);
+
+/// Bits per field of a packed `(x, T, t_x)` key: whole numbers below 2^21
+/// (about 5,700 years of days) pack into one `u64`.
+const PACK_BITS: u32 = 21;
+
+/// `v` as a whole number that fits [`PACK_BITS`] bits, if it is one.
+fn packable(v: f64) -> Option<u64> {
+    (v >= 0.0 && v < f64::from(1u32 << PACK_BITS) && v.fract() == 0.0).then_some(v as u64)
+}
+
+/// Number of bits needed to hold `v`.
+fn bit_width(v: u64) -> u32 {
+    u64::BITS - v.leading_zeros()
+}
+
+/// Stable least-significant-digit radix sort of `(key, weight)` pairs on
+/// the low `bits` bits of the key (the others must be zero).
+fn radix_sort(v: &mut Vec<(u64, f64)>, bits: u32) {
+    let passes = bits.div_ceil(11).max(1);
+    let digit = bits.div_ceil(passes).max(1);
+    let mask = (1u64 << digit) - 1;
+    let mut buf: Vec<(u64, f64)> = vec![(0, 0.0); v.len()];
+    let mut counts = vec![0usize; 1 << digit];
+    for pass in 0..passes {
+        let shift = pass * digit;
+        counts.iter_mut().for_each(|c| *c = 0);
+        for &(k, _) in v.iter() {
+            if let Some(c) = counts.get_mut(((k >> shift) & mask) as usize) {
+                *c += 1;
+            }
+        }
+        let mut start = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = start;
+            start += n;
+        }
+        for &e in v.iter() {
+            if let Some(c) = counts.get_mut(((e.0 >> shift) & mask) as usize) {
+                if let Some(slot) = buf.get_mut(*c) {
+                    *slot = e;
+                }
+                *c += 1;
+            }
+        }
+        std::mem::swap(v, &mut buf);
+    }
+}
+
+/// Validated `(x, t_x, T, weight)` rows collapsed like [`collapse`] (same
+/// rows, order and sums, the weights of a key added in input order), by a
+/// radix sort of integer keys packed into one `u64` while every value is a
+/// whole number of at most [`PACK_BITS`] bits (as from a [`Summary`]), and
+/// by [`collapse`] from the first row that is not.
+fn collapse_observations(
+    rows: impl Iterator<Item = (f64, f64, f64, f64)>,
+) -> Result<Vec<(BgKey, f64)>, BtydError> {
+    let mut rows = rows.enumerate();
+    let mut packed: Vec<(u64, f64)> = Vec::with_capacity(rows.size_hint().0);
+    let (mut max_x, mut max_t, mut max_tx) = (0u64, 0u64, 0u64);
+    let bits_key = |x: f64, t_x: f64, age: f64| {
+        (
+            (x + 0.0).to_bits(),
+            (age + 0.0).to_bits(),
+            (t_x + 0.0).to_bits(),
+        )
+    };
+    while let Some((index, (x, t_x, age, w))) = rows.next() {
+        check_observation(index, x, t_x, age)?;
+        let w = positive("weight", w)?;
+        match (packable(x), packable(age), packable(t_x)) {
+            (Some(px), Some(pt), Some(ptx)) => {
+                max_x = max_x.max(px);
+                max_t = max_t.max(pt);
+                max_tx = max_tx.max(ptx);
+                packed.push(((px << (2 * PACK_BITS)) | (pt << PACK_BITS) | ptx, w));
+            }
+            _ => {
+                // Not packable: the general collapse of everything.
+                let unpack = |k: u64| {
+                    let f = |s: u32| ((k >> s) & ((1 << PACK_BITS) - 1)) as f64;
+                    (f(2 * PACK_BITS), f(0), f(PACK_BITS))
+                };
+                let earlier = packed.into_iter().map(|(k, w)| {
+                    let (x, t_x, age) = unpack(k);
+                    Ok((bits_key(x, t_x, age), w))
+                });
+                let rest = rows.map(|(index, (x, t_x, age, w))| {
+                    check_observation(index, x, t_x, age)?;
+                    Ok((bits_key(x, t_x, age), positive("weight", w)?))
+                });
+                return collapse(
+                    earlier
+                        .chain(std::iter::once(Ok((bits_key(x, t_x, age), w))))
+                        .chain(rest),
+                );
+            }
+        }
+    }
+    // Repack with the widths the data needs (order is kept), so the sort
+    // makes as few passes as possible.
+    let (wt, wtx) = (bit_width(max_t), bit_width(max_tx));
+    let field = (1u64 << PACK_BITS) - 1;
+    for e in packed.iter_mut() {
+        let k = e.0;
+        e.0 = ((k >> (2 * PACK_BITS)) << (wt + wtx))
+            | (((k >> PACK_BITS) & field) << wtx)
+            | (k & field);
+    }
+    radix_sort(&mut packed, bit_width(max_x) + wt + wtx);
+    let mut out: Vec<(BgKey, f64)> = Vec::new();
+    let mut last: Option<u64> = None;
+    for (k, w) in packed {
+        match out.last_mut() {
+            Some(entry) if last == Some(k) => entry.1 += w,
+            _ => {
+                let x = (k >> (wt + wtx)) as f64;
+                let age = ((k >> wtx) & ((1u64 << wt) - 1)) as f64;
+                let t_x = (k & ((1u64 << wtx) - 1)) as f64;
+                out.push((bits_key(x, t_x, age), w));
+                last = Some(k);
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl BgNbdData {
     /// Validates and collapses `(x, t_x, T)` observations, one per customer.
     ///
@@ -378,22 +507,7 @@ impl BgNbdData {
     pub fn weighted(
         rows: impl IntoIterator<Item = (f64, f64, f64, f64)>,
     ) -> Result<Self, BtydError> {
-        let collapsed = collapse(
-            rows.into_iter()
-                .enumerate()
-                .map(|(index, (x, t_x, age, w))| {
-                    check_observation(index, x, t_x, age)?;
-                    let w = positive("weight", w)?;
-                    // `+ 0.0` turns -0.0 into 0.0; non-negative f64 bit patterns
-                    // sort like the numbers.
-                    let key = (
-                        (x + 0.0).to_bits(),
-                        (age + 0.0).to_bits(),
-                        (t_x + 0.0).to_bits(),
-                    );
-                    Ok((key, w))
-                }),
-        )?;
+        let collapsed = collapse_observations(rows.into_iter())?;
         if collapsed.is_empty() {
             return Err(BtydError::Empty { what: "customers" });
         }
@@ -880,6 +994,28 @@ mod tests {
         proptest::collection::vec(row, 1..200)
     }
 
+    /// Valid whole-number `(x, t_x, T, weight)` rows (as from a summary,
+    /// the packed radix path), with an occasional fractional or huge row
+    /// part-way (the fallback from the packed path).
+    fn integer_rows() -> impl Strategy<Value = Vec<(f64, f64, f64, f64)>> {
+        let row = (0u32..3000, 0u32..40, 0u32..3000, 1u32..4, 0u32..50).prop_map(
+            |(age, x, tx, w, odd)| {
+                let age = match odd {
+                    0 => f64::from(age) + 0.5,
+                    1 => f64::from(age) + 3e6,
+                    _ => f64::from(age),
+                };
+                if x == 0 || age == 0.0 {
+                    (0.0, 0.0, age, f64::from(w))
+                } else {
+                    let t_x = (f64::from(tx) % age.floor()).max(1.0).min(age);
+                    (f64::from(x), t_x, age, f64::from(w))
+                }
+            },
+        );
+        proptest::collection::vec(row, 1..300)
+    }
+
     use proptest::prelude::*;
 
     proptest! {
@@ -897,6 +1033,19 @@ mod tests {
             prop_assert_eq!(bits(&got), bits(&want));
             let total: f64 = rows.iter().map(|r| r.3).sum();
             prop_assert_eq!(data.total_weight(), total);
+        }
+
+        /// The packed radix collapse (and its fallback) gives the rows,
+        /// order and weights of the sort-based one.
+        #[test]
+        fn packed_collapse_equals_sorted_collapse(rows in integer_rows()) {
+            let data = BgNbdData::weighted(rows.iter().copied()).unwrap();
+            let got: Vec<_> = data.rows().collect();
+            let want = reference_collapse(&rows);
+            let bits = |v: &[(f64, f64, f64, f64)]| -> Vec<[u64; 4]> {
+                v.iter().map(|r| [r.0.to_bits(), r.1.to_bits(), r.2.to_bits(), r.3.to_bits()]).collect()
+            };
+            prop_assert_eq!(bits(&got), bits(&want));
         }
 
         /// Batch predictions over the distinct rows equal the one-row
