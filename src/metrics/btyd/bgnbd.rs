@@ -364,6 +364,10 @@ pub(crate) fn collapse<K: Copy + Ord + std::hash::Hash>(
     Ok(collapsed)
 }
 
+/// Largest frequency for which the per-x terms of the likelihood are
+/// computed as finite sums (see `BgNbdData::per_x_summed`).
+const MAX_SUMMED_X: f64 = 100_000.0;
+
 /// A `(x, T, t_x)` key as `f64` bits.
 type BgKey = (u64, u64, u64);
 
@@ -673,20 +677,15 @@ impl BgNbdData {
         finite("log-likelihood", ll.unwrap_or(f64::NAN))
     }
 
-    /// Total log-likelihood and its gradient with respect to `(r, α, a, b)`,
-    /// with times multiplied by `scale` (and `α` in scaled units).
-    fn evaluate(&self, p: &[f64; 4], scale: f64, grad: bool) -> Option<(f64, [f64; 4])> {
-        let [r, alpha, a, b] = *p;
-        let ln_alpha = alpha.ln();
+    /// The per-x terms from `lnΓ` and `ψ` differences (any x).
+    fn per_x_gamma(&self, r: f64, ln_alpha: f64, a: f64, b: f64, grad: bool) -> Vec<[f64; 6]> {
         let (lg_r, lg_b, lg_ab) = (ln_gamma(r), ln_gamma(b), ln_gamma(a + b));
         let (dg_r, dg_b, dg_ab) = if grad {
             (digamma(r), digamma(b), digamma(a + b))
         } else {
             (0.0, 0.0, 0.0)
         };
-        // Per distinct x: [A1 + A2, ln(a/(b+x-1)), dr, da, db, 1/(b+x-1)].
-        let per_x: Vec<[f64; 6]> = self
-            .xs
+        self.xs
             .iter()
             .map(|&x| {
                 let a12 = ln_gamma(r + x) - lg_r + r * ln_alpha + lg_ab + ln_gamma(b + x)
@@ -711,7 +710,59 @@ impl BgNbdData {
                     [a12, lab, 0.0, 0.0, 0.0, inv_bx]
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// The per-x terms for whole x up to [`MAX_SUMMED_X`] as finite sums
+    /// (`lnΓ(s+x) - lnΓ(s) = Σ_{k<x} ln(s+k)`, `ψ(s+x) - ψ(s) = Σ 1/(s+k)`),
+    /// accumulated over the sorted x. Unlike the differences of `lnΓ` and
+    /// `ψ` they do not cancel when `a` and `b` are large (a fit running to
+    /// the boundary `a, b → ∞`, where the differences lost 8 digits and the
+    /// gradient drowned in rounding).
+    fn per_x_summed(&self, r: f64, ln_alpha: f64, a: f64, b: f64) -> Vec<[f64; 6]> {
+        // Running sums up to k: Σ ln(r+k), Σ ln((b+k)/(a+b+k)), Σ 1/(r+k),
+        // Σ 1/(a+b+k), Σ a/((b+k)(a+b+k)) = Σ 1/(b+k) - 1/(a+b+k).
+        let (mut l_r, mut l_bab, mut d_r, mut d_ab, mut d_bab) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let mut k = 0.0;
+        self.xs
+            .iter()
+            .map(|&x| {
+                while k < x {
+                    l_r += (r + k).ln();
+                    l_bab -= (a / (b + k)).ln_1p();
+                    d_r += 1.0 / (r + k);
+                    d_ab += 1.0 / (a + b + k);
+                    d_bab += a / ((b + k) * (a + b + k));
+                    k += 1.0;
+                }
+                let (lab, inv_bx) = if x > 0.0 {
+                    ((a / (b + x - 1.0)).ln(), 1.0 / (b + x - 1.0))
+                } else {
+                    (0.0, 0.0)
+                };
+                [
+                    l_r + r * ln_alpha + l_bab,
+                    lab,
+                    d_r + ln_alpha,
+                    -d_ab,
+                    d_bab,
+                    inv_bx,
+                ]
+            })
+            .collect()
+    }
+
+    /// Total log-likelihood and its gradient with respect to `(r, α, a, b)`,
+    /// with times multiplied by `scale` (and `α` in scaled units).
+    fn evaluate(&self, p: &[f64; 4], scale: f64, grad: bool) -> Option<(f64, [f64; 4])> {
+        let [r, alpha, a, b] = *p;
+        let ln_alpha = alpha.ln();
+        // Per distinct x: [A1 + A2, ln(a/(b+x-1)), dr, da, db, 1/(b+x-1)].
+        let per_x: Vec<[f64; 6]> = if self.xs.last().is_some_and(|&m| m <= MAX_SUMMED_X) {
+            self.per_x_summed(r, ln_alpha, a, b)
+        } else {
+            self.per_x_gamma(r, ln_alpha, a, b, grad)
+        };
         let logs = |v: &[f64]| -> Vec<(f64, f64)> {
             v.iter()
                 .map(|&t| {
