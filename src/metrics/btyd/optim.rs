@@ -186,10 +186,12 @@ where
         iterations += 1;
         let mut d = mat_vec(&h, &g).map(|v| -v);
         let mut slope = dot(&g, &d);
+        let mut steepest = h == identity::<N>();
         if slope >= 0.0 || !slope.is_finite() {
             h = identity::<N>();
             d = g.map(|v| -v);
             slope = dot(&g, &d);
+            steepest = true;
         }
         // The quasi-Newton step predicts a decrease of about -slope / 2: when
         // that is below the objective's rounding, no line search can see it.
@@ -219,7 +221,15 @@ where
             step *= 0.5;
         }
         let Some((trial, ft, gt)) = accepted else {
-            // No decrease is possible along the search direction: we are at
+            if !steepest {
+                // The quasi-Newton direction found no decrease although it
+                // predicts one far above rounding (an ill-conditioned
+                // inverse-Hessian estimate, e.g. along a ridge to a boundary
+                // optimum): restart from steepest descent before giving up.
+                h = identity::<N>();
+                continue;
+            }
+            // No decrease is possible even by steepest descent: we are at
             // the optimum to machine precision, or stuck.
             stalled = true;
             break;
