@@ -283,6 +283,11 @@ impl<S: Default + Send, X: Send> Shards<S, X> {
         let (record, apply) = (&record, &apply);
         for chunk in rows.chunks(CHUNK) {
             let part_rows = chunk.len().div_ceil(threads).max(1);
+            // A short last chunk may have fewer parts than threads: empty
+            // every buffer so no part keeps the previous chunk's records.
+            for buf in parts.iter_mut().flatten() {
+                buf.clear();
+            }
             // Phase 1: each thread partitions its part of the chunk.
             std::thread::scope(|scope| {
                 for (part, sub) in parts.iter_mut().zip(chunk.chunks(part_rows)) {
@@ -995,6 +1000,27 @@ mod tests {
         assert_eq!(batch.len(), 500);
         let got: BTreeMap<CustomerId, (u64, u64)> = batch.iter().map(|(c, s)| (*c, *s)).collect();
         assert_eq!(got, one);
+    }
+
+    #[test]
+    fn a_short_last_chunk_does_not_reapply_earlier_records() {
+        // CHUNK + 1 rows (test CHUNK = 64): the last chunk has one row, so
+        // fewer parts than threads; each row must count once: 65 in total.
+        let rows: Vec<(CustomerId, u64)> = (0..65u64)
+            .map(|i| (CustomerId::from_u128(u128::from(i % 3)), 1))
+            .collect();
+        let mut batch: Shards<u64> = Shards::default();
+        batch
+            .push_partitioned(
+                &rows,
+                |r| Some(*r),
+                |s, _, _, v, _| {
+                    *s += v;
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(batch.states().sum::<u64>(), 65);
     }
 
     #[test]
