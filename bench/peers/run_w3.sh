@@ -6,7 +6,7 @@
 # PEERS is a comma-separated subset of lifetimes,btyd: at 1,000,000 customers
 # btyd's summary alone takes about 14 minutes, so pass `lifetimes` to skip it.
 #
-# Creates bench/peers/.venv (gitignored) on first use, generates the data
+# Creates bench/peers/.venv-w3 (gitignored) on first use, generates the data
 # with a fixed seed into bench/peers/data/ (gitignored) and prints one table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +14,7 @@ n="${1:-2357}"
 crmkit_runs="${2:-21}"
 peer_runs="${3:-5}"
 peers="${4:-lifetimes,btyd}"
-venv=bench/peers/.venv
+venv=bench/peers/.venv-w3
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --upgrade pip

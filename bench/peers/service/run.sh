@@ -4,7 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
 peers="$root/bench/peers"
-venv="$peers/.venv"
+venv="$peers/.venv-service"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi

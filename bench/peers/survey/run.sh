@@ -4,13 +4,13 @@
 #
 #   bash bench/peers/survey/run.sh [RUNS]
 #
-# Creates bench/peers/.venv (polars, duckdb, numpy, pyarrow) on first use, exports the
+# Creates bench/peers/.venv-w1 (polars, duckdb, numpy, pyarrow) on first use, exports the
 # responses once from crmkit's generator (fixed seed) into
 # bench/peers/data/w1/, and times only the computation on in-memory data.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
 runs="${1:-11}"
-venv="$root/bench/peers/.venv"
+venv="$root/bench/peers/.venv-w1"
 data="$root/bench/peers/data/w1"
 
 if [ ! -x "$venv/bin/python" ]; then
