@@ -48,15 +48,21 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>], left: &[usize]) -> S
     out
 }
 
+/// `d` with exactly `dp` decimal places (8 -> "8.00" beside 8.15), so a
+/// column's figures line up.
 pub(crate) fn dec(d: Option<Decimal>, dp: u32) -> String {
-    d.map_or_else(|| "-".into(), |d| d.round_dp(dp).to_string())
-}
-
-pub(crate) fn pct(d: Option<Decimal>) -> String {
     d.map_or_else(
         || "-".into(),
-        |d| format!("{}%", (d * Decimal::from(100)).round_dp(1)),
+        |d| format!("{:.*}", dp as usize, d.round_dp(dp)),
     )
+}
+
+/// A share as a percentage with one decimal place.
+pub(crate) fn pct(d: Option<Decimal>) -> String {
+    match d.and_then(|d| d.checked_mul(Decimal::ONE_HUNDRED)) {
+        Some(p) => dec(Some(p), 1) + "%",
+        None => "-".into(),
+    }
 }
 
 pub(crate) fn ratio(x: Option<f64>) -> String {
