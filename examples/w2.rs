@@ -6,7 +6,8 @@
 //!   (customer, epoch seconds, kind, amount, margin) and the as-of instant.
 //! - `cargo run --release --features synth --example w2 -- time REPEATS`
 //!   prints the median seconds of RFM, historical CLV and monthly cohorts
-//!   as JSON, plus check values the peers must reproduce.
+//!   as JSON, plus check values the peers must reproduce (`W2_PHASES=1`:
+//!   each run's `push_batch` and `finish` seconds on stderr).
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
@@ -75,25 +76,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let table = SegmentTable::standard();
             let (mut rfm, mut clv, mut coh) = (Vec::new(), Vec::new(), Vec::new());
             let mut checks = String::new();
+            // (task, push_batch, finish) of every run, printed to stderr
+            // with W2_PHASES=1.
+            let mut phases = Vec::new();
             for r in 0..repeats {
                 let t0 = Instant::now();
                 let mut acc = RfmAccumulator::with_capacity(spec.currency, as_of, n);
                 acc.push_batch(&ledger)?;
+                let t1 = Instant::now();
                 let scores = acc.finish(&table)?;
                 rfm.push(t0.elapsed().as_secs_f64());
+                phases.push(("rfm", t1 - t0, t1.elapsed()));
 
                 let t0 = Instant::now();
                 let mut acc = ValueAccumulator::with_capacity(spec.currency, n);
                 acc.push_batch(&ledger)?;
+                let t1 = Instant::now();
                 let value = acc.finish();
                 clv.push(t0.elapsed().as_secs_f64());
+                phases.push(("clv", t1 - t0, t1.elapsed()));
 
                 let t0 = Instant::now();
                 let mut acc =
                     PurchaseCohortAccumulator::with_capacity(cohorts.clone(), spec.currency, n);
                 acc.push_batch(&ledger)?;
+                let t1 = Instant::now();
                 let cohort = acc.finish()?;
                 coh.push(t0.elapsed().as_secs_f64());
+                phases.push(("cohorts", t1 - t0, t1.elapsed()));
 
                 if r == 0 {
                     let sum_r: u64 = scores.customers.iter().map(|c| u64::from(c.r)).sum();
@@ -110,6 +120,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     checks = format!(
                         "{{\"scored\": {}, \"sum_r\": {sum_r}, \"sum_f\": {sum_f}, \"sum_m\": {sum_m}, \"total_revenue\": \"{revenue}\", \"cohort_cell_customers\": {cells}}}",
                         scores.customers.len()
+                    );
+                }
+            }
+            if std::env::var_os("W2_PHASES").is_some() {
+                for (task, push, finish) in &phases {
+                    eprintln!(
+                        "{task:8} push_batch {:.3} s  finish {:.3} s",
+                        push.as_secs_f64(),
+                        finish.as_secs_f64()
                     );
                 }
             }

@@ -34,8 +34,8 @@ use std::collections::HashMap;
 
 use super::activity::{Activity, CustomerActivity, RelationshipError, Transaction};
 use super::dense::{
-    At, DenseMap, SHARDS, Shards, add, decimal, overflow, pow10, rescale, scale_of, scan_rows,
-    units_or, units64,
+    At, Columnar, DenseMap, Rec, SHARDS, Shards, add, decimal, overflow, pow10, push_columnar,
+    rescale, scale_of, units_i64, units_or,
 };
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
 
@@ -778,69 +778,7 @@ impl PurchaseCohortAccumulator {
     /// As [`PurchaseCohortAccumulator::push`]; a currency mismatch is
     /// reported before anything is added.
     pub fn push_batch(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
-        let scan = scan_rows(rows, self.currency, false)?;
-        self.raise_scale(Some(scan.max_scale()))?;
-        let scale = self.scale;
-        let spec = &self.spec;
-        let end = spec.window.end();
-        if scan.fits_i64(scale) {
-            self.customers.push_partitioned(
-                rows,
-                |t| {
-                    let at = t.at();
-                    (at < end).then(|| {
-                        let amount = t.signed_amount().amount();
-                        let secs = at.timestamp();
-                        let row = CohortRow {
-                            secs,
-                            units: units64(amount, scale),
-                            nanos: at.timestamp_subsec_nanos(),
-                            bucket: spec.index_of_seconds(secs).unwrap_or(u32::MAX),
-                            sale: t.is_sale(),
-                            scale: scale_of(amount),
-                        };
-                        (t.customer(), row)
-                    })
-                },
-                apply_row,
-            )?;
-        } else {
-            // Amounts beyond i64 units: the same steps, one row at a time,
-            // with the cell's amount in i128.
-            for t in rows.iter().filter(|t| t.at() < end) {
-                let at = t.at();
-                let amount = t.signed_amount().amount();
-                let units = units_or(amount, scale)?;
-                let bucket = spec.index_of_seconds(at.timestamp()).unwrap_or(u32::MAX);
-                let row = CohortRow {
-                    secs: at.timestamp(),
-                    units: 0,
-                    nanos: at.timestamp_subsec_nanos(),
-                    bucket: u32::MAX,
-                    sale: t.is_sale(),
-                    scale: scale_of(amount),
-                };
-                let (s, i) = self.customers.slot(t.customer())?;
-                let mut log = CellLog::default();
-                let state = self.customers.entry(t.customer())?;
-                apply_row(state, &mut log, &t.customer(), &row, i)?;
-                if bucket != u32::MAX {
-                    log.cells.push((
-                        cell_key(i, bucket),
-                        Cell {
-                            revenue: units,
-                            sales: u32::from(row.sale),
-                            scale: row.scale,
-                        },
-                    ));
-                }
-                self.customers
-                    .extra_mut(s)
-                    .ok_or(overflow("shard"))?
-                    .cells
-                    .append(&mut log.cells);
-            }
-        }
+        push_columnar(self, rows)?;
         self.compact()
     }
 
@@ -919,6 +857,33 @@ impl PurchaseCohortAccumulator {
     /// Overflow.
     pub fn finish(&self) -> Result<CohortTable, RelationshipError> {
         let n = self.spec.buckets.len();
+        // Shard ranges over the cores, then their sums.
+        let parts = self
+            .customers
+            .par_parts(|shards, logs| self.finish_part(shards, logs))?;
+        let mut grid = Grid::new(n);
+        let mut revenue = vec![(0i128, 0u8); n * n];
+        for (g, r) in parts {
+            grid.merge(&g)?;
+            for ((v, scale), (w, ws)) in revenue.iter_mut().zip(r) {
+                add(v, w, "cohort revenue")?;
+                *scale = (*scale).max(ws);
+            }
+        }
+        let revenue = revenue
+            .into_iter()
+            .map(|(v, scale)| decimal(v, self.scale, u32::from(scale)))
+            .collect::<Result<Vec<_>, _>>()?;
+        build_table(&self.spec, &grid, Some((&revenue, self.currency)))
+    }
+
+    /// The counts and revenue sums `[cohort][bucket]` of some shards.
+    fn finish_part(
+        &self,
+        shards: &[DenseMap<PurchaseState>],
+        logs: &[CellLog],
+    ) -> Result<(Grid, Vec<(i128, u8)>), RelationshipError> {
+        let n = self.spec.buckets.len();
         let mut grid = Grid::new(n);
         let mut revenue = vec![(0i128, 0u8); n * n];
         let start = At::of(self.spec.window.start());
@@ -928,7 +893,7 @@ impl PurchaseCohortAccumulator {
         let mut masks: Vec<u64> = Vec::new();
         let mut keys: Vec<u64> = Vec::new();
         let use_masks = n <= 64;
-        for (shard, log) in self.customers.parts() {
+        for (shard, log) in shards.iter().zip(logs) {
             cohorts.clear();
             masks.clear();
             masks.resize(shard.len(), 0);
@@ -938,10 +903,7 @@ impl PurchaseCohortAccumulator {
                 if let Some(acquired) = s.acquisition() {
                     if acquired < start {
                         grid.acquired_before += 1;
-                    } else if let Some(c) = acquired
-                        .get()
-                        .and_then(|a| self.spec.index_of_seconds(a.timestamp()))
-                    {
+                    } else if let Some(c) = self.spec.index_of_seconds(acquired.secs()) {
                         if let Some(size) = grid.sizes.get_mut(c as usize) {
                             *size += 1;
                         }
@@ -995,11 +957,107 @@ impl PurchaseCohortAccumulator {
                 }
             }
         }
-        let revenue = revenue
-            .into_iter()
-            .map(|(v, scale)| decimal(v, self.scale, u32::from(scale)))
-            .collect::<Result<Vec<_>, _>>()?;
-        build_table(&self.spec, &grid, Some((&revenue, self.currency)))
+        Ok((grid, revenue))
+    }
+}
+
+impl Columnar for PurchaseCohortAccumulator {
+    const MARGINS: bool = false;
+
+    fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    fn is_empty(&self) -> bool {
+        self.customers.len() == 0
+    }
+
+    fn scale(&self) -> u32 {
+        self.scale
+    }
+
+    fn reset(&mut self, scale: u32) {
+        self.customers = Shards::default();
+        self.scale = scale;
+    }
+
+    fn raise_scale(&mut self, scale: Option<u32>) -> Result<(), RelationshipError> {
+        PurchaseCohortAccumulator::raise_scale(self, scale)
+    }
+
+    fn push_fast(&mut self, rows: &[Transaction]) -> Result<Option<usize>, RelationshipError> {
+        let (scale, currency) = (self.scale, self.currency);
+        let spec = &self.spec;
+        let end = spec.window.end();
+        self.customers.push_partitioned(
+            rows,
+            |t| {
+                let amount = t.signed_amount();
+                if amount.currency() != currency {
+                    return Rec::Stop;
+                }
+                let at = t.at();
+                if at >= end {
+                    return Rec::Skip;
+                }
+                let amount = amount.amount();
+                let Some(units) = units_i64(amount, scale) else {
+                    return Rec::Stop;
+                };
+                let secs = at.timestamp();
+                let row = CohortRow {
+                    secs,
+                    units,
+                    nanos: at.timestamp_subsec_nanos(),
+                    bucket: spec.index_of_seconds(secs).unwrap_or(u32::MAX),
+                    sale: t.is_sale(),
+                    scale: scale_of(amount),
+                };
+                Rec::Keep(t.customer(), row)
+            },
+            apply_row,
+        )
+    }
+
+    fn push_slow(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
+        let (scale, spec) = (self.scale, &self.spec);
+        let end = spec.window.end();
+        // Amounts beyond i64 units: the same steps, one row at a time,
+        // with the cell's amount in i128.
+        for t in rows.iter().filter(|t| t.at() < end) {
+            let at = t.at();
+            let amount = t.signed_amount().amount();
+            let units = units_or(amount, scale)?;
+            let bucket = spec.index_of_seconds(at.timestamp()).unwrap_or(u32::MAX);
+            let row = CohortRow {
+                secs: at.timestamp(),
+                units: 0,
+                nanos: at.timestamp_subsec_nanos(),
+                bucket: u32::MAX,
+                sale: t.is_sale(),
+                scale: scale_of(amount),
+            };
+            let (s, i) = self.customers.slot(t.customer())?;
+            let mut log = CellLog::default();
+            let state = self.customers.entry(t.customer())?;
+            apply_row(state, &mut log, &t.customer(), &row, i)?;
+            if bucket != u32::MAX {
+                log.cells.push((
+                    cell_key(i, bucket),
+                    Cell {
+                        revenue: units,
+                        sales: u32::from(row.sale),
+                        scale: row.scale,
+                    },
+                ));
+            }
+            self.customers
+                .extra_mut(s)
+                .ok_or(overflow("shard"))?
+                .cells
+                .append(&mut log.cells);
+        }
+        Ok(())
     }
 }
 

@@ -143,6 +143,17 @@ pub(crate) fn shard_of(customer: &CustomerId) -> usize {
     (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize & (SHARDS - 1)
 }
 
+/// What [`Shards::push_partitioned`] does with a row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Rec<R> {
+    /// Apply this record to the customer's state.
+    Keep(CustomerId, R),
+    /// Nothing to apply (e.g. after the as-of instant).
+    Skip,
+    /// Stop before this row's chunk: the caller handles the rest.
+    Stop,
+}
+
 /// Per-customer state split into [`SHARDS`] dense maps by customer.
 ///
 /// A large batch is processed in chunks of rows: each thread turns its
@@ -211,6 +222,38 @@ impl<S, X> Shards<S, X> {
     }
 }
 
+impl<S: Sync, X: Sync> Shards<S, X> {
+    /// `f` over contiguous ranges of shards (with their extra states), one
+    /// range per thread for many customers (see [`threads_for`]); the
+    /// results in shard order.
+    ///
+    /// # Errors
+    /// The first error of `f`, in shard order.
+    pub(crate) fn par_parts<O: Send>(
+        &self,
+        f: impl Fn(&[DenseMap<S>], &[X]) -> Result<O, RelationshipError> + Sync,
+    ) -> Result<Vec<O>, RelationshipError> {
+        let threads = threads_for(self.len());
+        if threads < 2 {
+            return Ok(vec![f(&self.shards, &self.extras)?]);
+        }
+        let per = SHARDS.div_ceil(threads);
+        let f = &f;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .shards
+                .chunks(per)
+                .zip(self.extras.chunks(per))
+                .map(|(shards, extras)| scope.spawn(move || f(shards, extras)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Err(overflow("worker"))))
+                .collect()
+        })
+    }
+}
+
 impl<S: Default + Send, X: Send> Shards<S, X> {
     /// Reserves room for about `customers` more customers.
     pub(crate) fn reserve(&mut self, customers: usize) {
@@ -242,33 +285,44 @@ impl<S: Default + Send, X: Send> Shards<S, X> {
             .entry(customer)
     }
 
-    /// Applies `apply` to the record of every row that `record` keeps, with
-    /// its customer's state and shard's extra state (see the type's docs for
-    /// how), the customer and their dense index in the shard.
+    /// Applies `apply` to the record of every row that `record` keeps
+    /// ([`Rec::Keep`]), with its customer's state and shard's extra state
+    /// (see the type's docs for how), the customer and their dense index in
+    /// the shard.
+    ///
+    /// A row for which `record` returns [`Rec::Stop`] (one the caller must
+    /// handle another way: another currency, an amount beyond the unit
+    /// scale) stops the batch before its chunk is applied: the result is
+    /// `Some(k)` where `rows[..k]` are applied and nothing of `rows[k..]`
+    /// is, and `rows[k..]` holds the stopping row; `None` when every row is
+    /// applied.
     ///
     /// # Errors
     /// The first error of `apply` (rows applied before it stay applied).
     pub(crate) fn push_partitioned<T: Sync, R: Copy + Send + Sync>(
         &mut self,
         rows: &[T],
-        record: impl Fn(&T) -> Option<(CustomerId, R)> + Sync,
+        record: impl Fn(&T) -> Rec<R> + Sync,
         apply: impl Fn(&mut S, &mut X, &CustomerId, &R, u32) -> Result<(), RelationshipError> + Sync,
-    ) -> Result<(), RelationshipError> {
+    ) -> Result<Option<usize>, RelationshipError> {
         if rows.len() < SMALL_BATCH {
-            for row in rows {
-                if let Some((c, r)) = record(row) {
-                    let (s, i) = self.slot(c)?;
-                    let state = self
-                        .shards
-                        .get_mut(s)
-                        .and_then(|m| m.states.get_mut(i as usize));
-                    let (Some(state), Some(extra)) = (state, self.extras.get_mut(s)) else {
-                        return Err(overflow("customer index"));
-                    };
-                    apply(state, extra, &c, &r, i)?;
-                }
+            for (k, row) in rows.iter().enumerate() {
+                let (c, r) = match record(row) {
+                    Rec::Keep(c, r) => (c, r),
+                    Rec::Skip => continue,
+                    Rec::Stop => return Ok(Some(k)),
+                };
+                let (s, i) = self.slot(c)?;
+                let state = self
+                    .shards
+                    .get_mut(s)
+                    .and_then(|m| m.states.get_mut(i as usize));
+                let (Some(state), Some(extra)) = (state, self.extras.get_mut(s)) else {
+                    return Err(overflow("customer index"));
+                };
+                apply(state, extra, &c, &r, i)?;
             }
-            return Ok(());
+            return Ok(None);
         }
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
@@ -281,6 +335,7 @@ impl<S: Default + Send, X: Send> Shards<S, X> {
         let per_thread = SHARDS.div_ceil(threads);
         let failed = || overflow("aggregation worker");
         let (record, apply) = (&record, &apply);
+        let mut done = 0;
         for chunk in rows.chunks(CHUNK) {
             let part_rows = chunk.len().div_ceil(threads).max(1);
             // A short last chunk may have fewer parts than threads: empty
@@ -288,24 +343,38 @@ impl<S: Default + Send, X: Send> Shards<S, X> {
             for buf in parts.iter_mut().flatten() {
                 buf.clear();
             }
-            // Phase 1: each thread partitions its part of the chunk.
-            std::thread::scope(|scope| {
-                for (part, sub) in parts.iter_mut().zip(chunk.chunks(part_rows)) {
-                    let _ = scope.spawn(move || {
-                        for buf in part.iter_mut() {
-                            buf.clear();
-                            buf.reserve(per_shard);
-                        }
-                        for row in sub {
-                            if let Some((c, r)) = record(row)
-                                && let Some(buf) = part.get_mut(shard_of(&c))
-                            {
-                                buf.push((c, r));
+            // Phase 1: each thread partitions its part of the chunk (and
+            // says whether a row stopped it).
+            let stopped = std::thread::scope(|scope| {
+                let handles: Vec<_> = parts
+                    .iter_mut()
+                    .zip(chunk.chunks(part_rows))
+                    .map(|(part, sub)| {
+                        scope.spawn(move || {
+                            for buf in part.iter_mut() {
+                                buf.clear();
+                                buf.reserve(per_shard);
                             }
-                        }
-                    });
-                }
+                            for row in sub {
+                                match record(row) {
+                                    Rec::Keep(c, r) => {
+                                        if let Some(buf) = part.get_mut(shard_of(&c)) {
+                                            buf.push((c, r));
+                                        }
+                                    }
+                                    Rec::Skip => {}
+                                    Rec::Stop => return true,
+                                }
+                            }
+                            false
+                        })
+                    })
+                    .collect();
+                handles.into_iter().any(|h| h.join().unwrap_or(true))
             });
+            if stopped {
+                return Ok(Some(done));
+            }
             // Phase 2: each thread applies the records of its shards, in
             // input order (part by part).
             let parts = &parts;
@@ -340,8 +409,9 @@ impl<S: Default + Send, X: Send> Shards<S, X> {
                     .into_iter()
                     .try_for_each(|h| h.join().unwrap_or(Err(failed())))
             })?;
+            done += chunk.len();
         }
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -390,7 +460,61 @@ pub(crate) fn decimal(v: i128, unit_scale: u32, scale: u32) -> Result<Decimal, R
         .checked_sub(scale)
         .and_then(pow10)
         .ok_or(overflow("decimal scale"))?;
-    Decimal::try_from_i128_with_scale(v / k, scale).map_err(|_| overflow("decimal conversion"))
+    // Most sums are at the unit scale, or small: no 128-bit division.
+    let q = if k == 1 {
+        v
+    } else if let (Ok(a), Ok(b)) = (i64::try_from(v), i64::try_from(k)) {
+        i128::from(a / b)
+    } else {
+        v / k
+    };
+    Decimal::try_from_i128_with_scale(q, scale).map_err(|_| overflow("decimal conversion"))
+}
+
+/// Number of threads for a parallel pass over `n` items: 1 below
+/// [`SMALL_BATCH`], else the available cores (at most 16).
+pub(crate) fn threads_for(n: usize) -> usize {
+    if n < SMALL_BATCH {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 16)
+    }
+}
+
+/// `f` over `items` in order, on up to [`threads_for`] threads (each
+/// maps a contiguous part; the parts are concatenated).
+///
+/// # Errors
+/// The first error of `f`, in item order.
+pub(crate) fn par_map<I: Sync, O: Send>(
+    items: &[I],
+    f: impl Fn(&I) -> Result<O, RelationshipError> + Sync,
+) -> Result<Vec<O>, RelationshipError> {
+    let threads = threads_for(items.len());
+    if threads < 2 {
+        return items.iter().map(f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Result<Vec<O>, _>>()))
+            .collect();
+        let mut out: Vec<O> = Vec::new();
+        for h in handles {
+            let part = h.join().unwrap_or(Err(overflow("worker")))?;
+            if out.is_empty() {
+                out = part;
+                out.reserve(items.len().saturating_sub(out.len()));
+            } else {
+                out.extend(part);
+            }
+        }
+        Ok(out)
+    })
 }
 
 /// Multiplies units by `10^k` (raising the unit scale by `k`).
@@ -519,13 +643,112 @@ pub(crate) fn scan_rows(
     })
 }
 
-/// `d` in `i64` units of `10^-scale` (0 if it does not fit: callers check
-/// with [`AmountScan::fits_i64`] first).
+/// Powers of ten that fit an `i64`: `10^0..=10^18`.
+const POW10_64: [i64; 19] = {
+    let mut p = [1i64; 19];
+    let mut i = 1;
+    while i < 19 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
+/// `d` in `i64` units of `10^-scale`, exactly; `None` if `d` has more
+/// decimal places than `scale` or the units do not fit an `i64` (the same
+/// as `units(d, scale)` converted to `i64`, with 64-bit arithmetic).
 #[inline]
-pub(crate) fn units64(d: Decimal, scale: u32) -> i64 {
-    units(d, scale)
-        .and_then(|v| i64::try_from(v).ok())
-        .unwrap_or(0)
+pub(crate) fn units_i64(d: Decimal, scale: u32) -> Option<i64> {
+    let k = scale.checked_sub(d.scale())?;
+    let m = i64::try_from(d.mantissa()).ok()?;
+    if m == 0 {
+        return Some(0);
+    }
+    m.checked_mul(*POW10_64.get(k as usize)?)
+}
+
+/// Rows scanned for the unit scale before the first pass of a batch into
+/// an empty accumulator (later rows with more decimal places stop the
+/// pass and the rest of the batch is scanned: see [`Rec::Stop`]).
+pub(crate) const SCALE_PREFIX: usize = 4096;
+
+/// An accumulator fed by [`push_columnar`]: money in integer units of a
+/// unit scale, a fast pass in `i64` units and a row-by-row `i128` path.
+pub(crate) trait Columnar {
+    /// Whether margins count towards the unit scale.
+    const MARGINS: bool;
+    /// The accumulator's currency.
+    fn currency(&self) -> Currency;
+    /// Whether nothing was added yet (no customer, no total).
+    fn is_empty(&self) -> bool;
+    /// The unit scale.
+    fn scale(&self) -> u32;
+    /// Back to empty, with unit scale `scale`.
+    fn reset(&mut self, scale: u32);
+    /// Raises the unit scale to `scale` (if higher), rescaling the state.
+    fn raise_scale(&mut self, scale: Option<u32>) -> Result<(), RelationshipError>;
+    /// The kernel pass at the current unit scale: [`Rec::Stop`] for a row
+    /// in another currency or with an amount that is not an `i64` in
+    /// units; the result of [`Shards::push_partitioned`].
+    fn push_fast(&mut self, rows: &[Transaction]) -> Result<Option<usize>, RelationshipError>;
+    /// Row by row in `i128` units (the unit scale covers every amount).
+    fn push_slow(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError>;
+}
+
+/// `push_batch` of the columnar accumulators: the same result as pushing
+/// each row, and a currency mismatch is reported before anything is
+/// added.
+///
+/// An empty accumulator (the usual one-shot use) takes the unit scale of
+/// the first [`SCALE_PREFIX`] rows and checks the currency and the scale
+/// of every row inside the aggregation pass, so the rows are read once; a
+/// row in another currency empties it again before the error is returned,
+/// and a row with more decimal places (or an amount beyond `i64` units)
+/// stops the pass before its chunk: the rest is scanned, the scale
+/// raised, and the rest goes through the pass again or, beyond `i64`
+/// units, row by row. An accumulator with data scans the whole batch
+/// first (currency and scale), then takes the same passes.
+///
+/// # Errors
+/// [`RelationshipError::CurrencyMismatch`] for the first row in another
+/// currency; the accumulator's errors.
+pub(crate) fn push_columnar<A: Columnar>(
+    acc: &mut A,
+    rows: &[Transaction],
+) -> Result<(), RelationshipError> {
+    let (empty, scale) = (acc.is_empty(), acc.scale());
+    let head = if empty {
+        rows.get(..SCALE_PREFIX).unwrap_or(rows)
+    } else {
+        rows
+    };
+    let scan = scan_rows(head, acc.currency(), A::MARGINS)?;
+    acc.raise_scale(Some(scan.max_scale()))?;
+    let Some(k) = acc.push_fast(rows)? else {
+        return Ok(());
+    };
+    // A row stopped the pass: scan the rest (nothing of it is added yet).
+    let rest = rows.get(k..).unwrap_or_default();
+    let scan = match scan_rows(rest, acc.currency(), A::MARGINS) {
+        Ok(scan) => scan,
+        Err(e) => {
+            if empty {
+                acc.reset(scale);
+            }
+            return Err(e);
+        }
+    };
+    acc.raise_scale(Some(scan.max_scale()))?;
+    let rest = if scan.fits_i64(acc.scale()) {
+        // Every row fits now; should one still stop, it goes row by row.
+        match acc.push_fast(rest)? {
+            None => return Ok(()),
+            Some(k) => rest.get(k..).unwrap_or_default(),
+        }
+    } else {
+        rest
+    };
+    acc.push_slow(rest)
 }
 
 /// A `u8` decimal scale (at most 28).
@@ -567,6 +790,11 @@ impl At {
             secs: t.timestamp(),
             nanos: t.timestamp_subsec_nanos(),
         }
+    }
+
+    /// Whole seconds since the epoch (floored).
+    pub(crate) fn secs(self) -> i64 {
+        self.secs
     }
 
     /// The instant, `None` for the sentinels.
@@ -989,14 +1217,15 @@ mod tests {
         batch
             .push_partitioned(
                 &rows,
-                |r| Some(*r),
+                |r| Rec::Keep(r.0, r.1),
                 |s, _, _, v, _| {
                     s.0 += 1;
                     s.1 = s.1.wrapping_mul(31).wrapping_add(*v);
                     Ok(())
                 },
             )
-            .unwrap();
+            .unwrap()
+            .map_or((), |k| panic!("stopped at {k}"));
         assert_eq!(batch.len(), 500);
         let got: BTreeMap<CustomerId, (u64, u64)> = batch.iter().map(|(c, s)| (*c, *s)).collect();
         assert_eq!(got, one);
@@ -1013,13 +1242,14 @@ mod tests {
         batch
             .push_partitioned(
                 &rows,
-                |r| Some(*r),
+                |r| Rec::Keep(r.0, r.1),
                 |s, _, _, v, _| {
                     *s += v;
                     Ok(())
                 },
             )
-            .unwrap();
+            .unwrap()
+            .map_or((), |k| panic!("stopped at {k}"));
         assert_eq!(batch.states().sum::<u64>(), 65);
     }
 

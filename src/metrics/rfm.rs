@@ -39,7 +39,8 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{RelationshipError, Transaction};
 use super::dense::{
-    Shards, add, decimal, overflow, pow10, rescale, scale_of, scan_rows, units_or, units64,
+    Columnar, Rec, Shards, add, decimal, overflow, par_map, pow10, push_columnar, rescale,
+    scale_of, threads_for, units_i64, units_or,
 };
 use crate::domain::{Currency, CustomerId, Money};
 
@@ -487,31 +488,7 @@ impl RfmAccumulator {
     /// As [`RfmAccumulator::push`]; a currency mismatch is reported before
     /// anything is added.
     pub fn push_batch(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
-        let scan = scan_rows(rows, self.currency, false)?;
-        self.raise_scale(Some(scan.max_scale()))?;
-        let (as_of, scale) = (self.as_of, self.scale);
-        if scan.fits_i64(scale) {
-            return self.customers.push_partitioned(
-                rows,
-                |t| {
-                    (t.at() < as_of).then(|| {
-                        let amount = t.signed_amount().amount();
-                        let row = RfmRow {
-                            secs: t.at().timestamp(),
-                            units: units64(amount, scale),
-                            sale: t.is_sale(),
-                            scale: scale_of(amount),
-                        };
-                        (t.customer(), row)
-                    })
-                },
-                |s, _, _, r, _| apply_row(s, r),
-            );
-        }
-        for t in rows.iter().filter(|t| t.at() < as_of) {
-            apply(self.customers.entry(t.customer())?, t, scale)?;
-        }
-        Ok(())
+        push_columnar(self, rows)
     }
 
     /// Merges another accumulator (customers may be in both).
@@ -568,9 +545,24 @@ impl RfmAccumulator {
             });
         }
         // Recency: fewer days is better, so score the negated days.
-        let r = Thresholds::of(live.iter().map(|(_, s)| -days(s)).collect());
-        let f = Thresholds::of(live.iter().map(|(_, s)| s.frequency).collect());
-        let m = Thresholds::of(live.iter().map(|(_, s)| s.monetary).collect());
+        let live = &live;
+        let recency = || Thresholds::of(live.iter().map(|(_, s)| -days(s)).collect());
+        let frequency = || Thresholds::of(live.iter().map(|(_, s)| s.frequency).collect());
+        let monetary = || Thresholds::of(live.iter().map(|(_, s)| s.monetary).collect());
+        let (r, f, m) = if threads_for(live.len()) < 2 {
+            (recency(), frequency(), monetary())
+        } else {
+            // The three order statistics are independent.
+            std::thread::scope(|scope| {
+                let f = scope.spawn(frequency);
+                let m = scope.spawn(monetary);
+                let r = recency();
+                match (f.join(), m.join()) {
+                    (Ok(f), Ok(m)) => Ok((r, f, m)),
+                    _ => Err(overflow("rfm worker")),
+                }
+            })?
+        };
         // Segment lookup: precompute all 125 triples.
         let mut lookup = [0u16; 125];
         for (i, slot) in lookup.iter_mut().enumerate() {
@@ -579,34 +571,93 @@ impl RfmAccumulator {
             let idx = table.index(ri as u8 + 1, fi as u8 + 1, mi as u8 + 1);
             *slot = u16::try_from(idx).unwrap_or(u16::MAX);
         }
-        let customers = live
-            .into_iter()
-            .map(|(c, s)| {
-                let recency_days = days(s);
-                let (rs, fs, ms) = (
-                    r.score(&-recency_days),
-                    f.score(&s.frequency),
-                    m.score(&s.monetary),
-                );
-                let i = usize::from(rs - 1) * 25 + usize::from(fs - 1) * 5 + usize::from(ms - 1);
-                Ok(CustomerRfm {
-                    customer: *c,
-                    recency_days,
-                    frequency: s.frequency,
-                    monetary: decimal(s.monetary, self.scale, u32::from(s.scale))?,
-                    r: rs,
-                    f: fs,
-                    m: ms,
-                    segment: lookup.get(i).copied().unwrap_or(u16::MAX),
-                })
+        let customers = par_map(live, |&(c, s)| {
+            let recency_days = days(s);
+            let (rs, fs, ms) = (
+                r.score(&-recency_days),
+                f.score(&s.frequency),
+                m.score(&s.monetary),
+            );
+            let i = usize::from(rs - 1) * 25 + usize::from(fs - 1) * 5 + usize::from(ms - 1);
+            Ok(CustomerRfm {
+                customer: *c,
+                recency_days,
+                frequency: s.frequency,
+                monetary: decimal(s.monetary, self.scale, u32::from(s.scale))?,
+                r: rs,
+                f: fs,
+                m: ms,
+                segment: lookup.get(i).copied().unwrap_or(u16::MAX),
             })
-            .collect::<Result<Vec<_>, RelationshipError>>()?;
+        })?;
         Ok(RfmScores {
             customers,
             currency: self.currency,
             as_of: self.as_of,
             table: table.clone(),
         })
+    }
+}
+
+impl Columnar for RfmAccumulator {
+    const MARGINS: bool = false;
+
+    fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    fn is_empty(&self) -> bool {
+        self.customers.len() == 0
+    }
+
+    fn scale(&self) -> u32 {
+        self.scale
+    }
+
+    fn reset(&mut self, scale: u32) {
+        self.customers = Shards::default();
+        self.scale = scale;
+    }
+
+    fn raise_scale(&mut self, scale: Option<u32>) -> Result<(), RelationshipError> {
+        RfmAccumulator::raise_scale(self, scale)
+    }
+
+    fn push_fast(&mut self, rows: &[Transaction]) -> Result<Option<usize>, RelationshipError> {
+        let (as_of, scale, currency) = (self.as_of, self.scale, self.currency);
+        self.customers.push_partitioned(
+            rows,
+            |t| {
+                let amount = t.signed_amount();
+                if amount.currency() != currency {
+                    return Rec::Stop;
+                }
+                let at = t.at();
+                if at >= as_of {
+                    return Rec::Skip;
+                }
+                let amount = amount.amount();
+                let Some(units) = units_i64(amount, scale) else {
+                    return Rec::Stop;
+                };
+                let row = RfmRow {
+                    secs: at.timestamp(),
+                    units,
+                    sale: t.is_sale(),
+                    scale: scale_of(amount),
+                };
+                Rec::Keep(t.customer(), row)
+            },
+            |s, _, _, r, _| apply_row(s, r),
+        )
+    }
+
+    fn push_slow(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
+        let (as_of, scale) = (self.as_of, self.scale);
+        for t in rows.iter().filter(|t| t.at() < as_of) {
+            apply(self.customers.entry(t.customer())?, t, scale)?;
+        }
+        Ok(())
     }
 }
 

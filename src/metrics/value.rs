@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{RelationshipError, Transaction};
 use super::dense::{
-    At, SHARDS, Shards, add, decimal, pow10, rescale, scale_of, scan_rows, units_or, units64,
+    At, Columnar, DenseMap, Rec, SHARDS, Shards, add, decimal, pow10, push_columnar, rescale,
+    scale_of, units_i64, units_or,
 };
 use crate::domain::{Currency, CustomerId, Money};
 
@@ -445,54 +446,7 @@ impl ValueAccumulator {
     /// As [`ValueAccumulator::push`]; a currency mismatch is reported before
     /// anything is added.
     pub fn push_batch(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
-        let scan = scan_rows(rows, self.currency, true)?;
-        self.raise_scale(Some(scan.max_scale()))?;
-        let scale = self.scale;
-        if scan.fits_i64(scale) {
-            self.customers.push_partitioned(
-                rows,
-                |t| {
-                    let amount = t.signed_amount().amount();
-                    let (margin, margin_scale) = match t.margin() {
-                        Some(m) => (units64(m.amount(), scale), scale_of(m.amount())),
-                        None => (0, u8::MAX),
-                    };
-                    let at = t.at();
-                    let row = ValueRow {
-                        secs: at.timestamp(),
-                        units: units64(amount, scale),
-                        margin,
-                        nanos: at.timestamp_subsec_nanos(),
-                        sale: t.is_sale(),
-                        margin_scale,
-                        scale: scale_of(amount),
-                    };
-                    Some((t.customer(), row))
-                },
-                apply_row,
-            )?;
-            return self.check_totals();
-        }
-        for t in rows {
-            let row = ValueRow {
-                secs: 0,
-                units: 0,
-                margin: 0,
-                nanos: 0,
-                sale: t.is_sale(),
-                margin_scale: t.margin().map_or(u8::MAX, |m| scale_of(m.amount())),
-                scale: scale_of(t.signed_amount().amount()),
-            };
-            let (s, _) = self.customers.slot(t.customer())?;
-            let amount = units_or(t.signed_amount().amount(), scale)?;
-            let margin = t
-                .margin()
-                .map(|m| units_or(m.amount(), scale))
-                .transpose()?;
-            apply(self.customers.entry(t.customer())?, t, amount, margin)?;
-            let totals = self.customers.extra_mut(s).ok_or(of("shard"))?;
-            add_totals(totals, &row, amount)?;
-        }
+        push_columnar(self, rows)?;
         self.check_totals()
     }
 
@@ -577,24 +531,35 @@ impl ValueAccumulator {
                 self.currency,
             )
         };
-        let mut orders = 0u64;
-        let mut buyers = 0u64;
-        let customers = self
+        let value = |(c, v): (&CustomerId, &ValueState)| CustomerValue {
+            customer: *c,
+            orders: v.orders,
+            revenue: m(v.revenue, v.revenue_scale),
+            margin: v.margin_complete.then(|| m(v.margin, v.margin_scale)),
+            first: v.first.get(),
+            last_sale: v.last.get(),
+        };
+        // Shard ranges over the cores, concatenated in shard order.
+        let parts = self
             .customers
-            .iter()
-            .map(|(c, v)| {
-                orders += u64::from(v.orders);
-                buyers += u64::from(v.orders > 0);
-                CustomerValue {
-                    customer: *c,
-                    orders: v.orders,
-                    revenue: m(v.revenue, v.revenue_scale),
-                    margin: v.margin_complete.then(|| m(v.margin, v.margin_scale)),
-                    first: v.first.get(),
-                    last_sale: v.last.get(),
-                }
+            .par_parts(|shards, _| {
+                let n = shards.iter().map(DenseMap::len).sum();
+                let mut out = Vec::with_capacity(n);
+                out.extend(shards.iter().flat_map(DenseMap::iter).map(value));
+                Ok(out)
             })
-            .collect();
+            .unwrap_or_default();
+        let mut parts = parts.into_iter();
+        let mut customers: Vec<CustomerValue> = parts.next().unwrap_or_default();
+        customers.reserve(self.customers.len().saturating_sub(customers.len()));
+        for part in parts {
+            customers.extend(part);
+        }
+        let (mut orders, mut buyers) = (0u64, 0u64);
+        for v in &customers {
+            orders += u64::from(v.orders);
+            buyers += u64::from(v.orders > 0);
+        }
         let t = self.totals();
         ValueSummary {
             customers,
@@ -603,6 +568,92 @@ impl ValueAccumulator {
             orders,
             buyers,
         }
+    }
+}
+
+impl Columnar for ValueAccumulator {
+    const MARGINS: bool = true;
+
+    fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    fn is_empty(&self) -> bool {
+        self.customers.len() == 0 && self.totals() == Totals::default()
+    }
+
+    fn scale(&self) -> u32 {
+        self.scale
+    }
+
+    fn reset(&mut self, scale: u32) {
+        self.customers = Shards::default();
+        self.scale = scale;
+    }
+
+    fn raise_scale(&mut self, scale: Option<u32>) -> Result<(), RelationshipError> {
+        ValueAccumulator::raise_scale(self, scale)
+    }
+
+    fn push_fast(&mut self, rows: &[Transaction]) -> Result<Option<usize>, RelationshipError> {
+        let (scale, currency) = (self.scale, self.currency);
+        self.customers.push_partitioned(
+            rows,
+            |t| {
+                let amount = t.signed_amount();
+                if amount.currency() != currency {
+                    return Rec::Stop;
+                }
+                let amount = amount.amount();
+                let (margin, margin_scale) = match t.margin() {
+                    Some(m) => match units_i64(m.amount(), scale) {
+                        Some(v) => (v, scale_of(m.amount())),
+                        None => return Rec::Stop,
+                    },
+                    None => (0, u8::MAX),
+                };
+                let Some(units) = units_i64(amount, scale) else {
+                    return Rec::Stop;
+                };
+                let at = t.at();
+                let row = ValueRow {
+                    secs: at.timestamp(),
+                    units,
+                    margin,
+                    nanos: at.timestamp_subsec_nanos(),
+                    sale: t.is_sale(),
+                    margin_scale,
+                    scale: scale_of(amount),
+                };
+                Rec::Keep(t.customer(), row)
+            },
+            apply_row,
+        )
+    }
+
+    fn push_slow(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
+        let scale = self.scale;
+        for t in rows {
+            let row = ValueRow {
+                secs: 0,
+                units: 0,
+                margin: 0,
+                nanos: 0,
+                sale: t.is_sale(),
+                margin_scale: t.margin().map_or(u8::MAX, |m| scale_of(m.amount())),
+                scale: scale_of(t.signed_amount().amount()),
+            };
+            let (s, _) = self.customers.slot(t.customer())?;
+            let amount = units_or(t.signed_amount().amount(), scale)?;
+            let margin = t
+                .margin()
+                .map(|m| units_or(m.amount(), scale))
+                .transpose()?;
+            apply(self.customers.entry(t.customer())?, t, amount, margin)?;
+            let totals = self.customers.extra_mut(s).ok_or(of("shard"))?;
+            add_totals(totals, &row, amount)?;
+        }
+        Ok(())
     }
 }
 
