@@ -633,8 +633,8 @@ fn apply_row(
 /// they have a transaction (sales count and net revenue in exact integer
 /// units; see the log's compaction for rows out of time order). Large batches go through the columnar kernel
 /// (rows become 48-byte records partitioned by customer shard and
-/// aggregated over the available cores; the records of up to 4 Mi rows,
-/// about 200 MB, are buffered at a time). Merges by customer.
+/// aggregated over the available cores; the records of up to 16 Mi rows,
+/// about 0.8 GB, are buffered at a time). Merges by customer.
 ///
 /// # Example
 /// ```

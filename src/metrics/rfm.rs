@@ -481,8 +481,10 @@ impl RfmAccumulator {
     /// Large batches go through the columnar kernel: rows become compact
     /// 40-byte records (customer, seconds, amount in `i64` units)
     /// partitioned by customer shard, and the shards are aggregated over
-    /// the available cores. The records of up to 4 Mi rows (about 160 MB)
-    /// are buffered at a time.
+    /// the available cores. The records of up to 16 Mi rows (about 0.65 GB)
+    /// are buffered at a time. Into an empty accumulator the rows are read
+    /// once (the currency and scale checks are part of that pass); into
+    /// one with data, they are checked first.
     ///
     /// # Errors
     /// As [`RfmAccumulator::push`]; a currency mismatch is reported before

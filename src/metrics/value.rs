@@ -243,7 +243,7 @@ impl ValueSummary {
 /// margin in exact integer units of the largest decimal scale seen) plus
 /// its index entry. Large batches go through the columnar kernel (rows
 /// become 48-byte records partitioned by customer shard, aggregated over
-/// the available cores; the records of up to 4 Mi rows, about 200 MB, are
+/// the available cores; the records of up to 16 Mi rows, about 0.8 GB, are
 /// buffered at a time).
 ///
 /// # Example
