@@ -1276,6 +1276,110 @@ mod tests {
         assert_eq!(batch.states().sum::<u64>(), 65);
     }
 
+    /// A ledger that makes the fused pass stop: the first rows (the scale
+    /// prefix is 4 rows in tests) have whole amounts, then come amounts
+    /// with 1 and 3 decimal places, then amounts beyond `i64` units at
+    /// scale 3, then small amounts again; refunds and margins throughout.
+    fn stopping_ledger() -> Vec<Transaction> {
+        let ids = [1u128, 2, 3, 4, 5];
+        let rows: Vec<Row> = (0..200i64)
+            .map(|i| {
+                let amount = match i {
+                    0..40 => (i % 17, 0),
+                    40..80 => (i * 3 % 29, 1),
+                    80..120 => (i * 7 % 31, 3),
+                    120..125 => (i64::MAX - i, 0),
+                    _ => (i % 13, 2),
+                };
+                let margin = (i % 3 == 0).then_some((i % 11 - 5, (i % 4) as u32));
+                (
+                    (i * 7 % 5) as usize,
+                    (i * 86_400 * 3 / 4) - 31 * 86_400,
+                    0,
+                    i % 9 != 0,
+                    amount,
+                    margin,
+                )
+            })
+            .collect();
+        ledger(&ids, &rows)
+    }
+
+    #[test]
+    fn fused_pass_falls_back_on_larger_scales_and_i64_overflow() {
+        let rows = stopping_ledger();
+        check_rfm(&rfm_of(&rows), &rows).unwrap();
+        check_value(&value_of(&rows), &rows).unwrap();
+        check_cohorts(&cohort_of(&rows), &rows).unwrap();
+        // Into accumulators with data (scanned first): the same results.
+        let (head, tail) = rows.split_at(50);
+        let mut r = rfm_of(head);
+        r.push_batch(tail).unwrap();
+        assert_eq!(r, rfm_of(&rows));
+        let mut v = value_of(head);
+        v.push_batch(tail).unwrap();
+        assert_eq!(v, value_of(&rows));
+        let mut c = cohort_of(head);
+        c.push_batch(tail).unwrap();
+        assert_eq!(c, cohort_of(&rows));
+    }
+
+    #[test]
+    fn a_currency_mismatch_anywhere_adds_nothing() {
+        let rows = stopping_ledger();
+        let usd = Transaction::sale(
+            CustomerId::from_u128(9),
+            start(),
+            Money::new(Decimal::ONE, Currency::USD),
+            None,
+        )
+        .unwrap();
+        let mismatch = |e: RelationshipError| {
+            assert!(
+                matches!(
+                    e,
+                    RelationshipError::CurrencyMismatch {
+                        expected: EUR,
+                        found: Currency::USD
+                    }
+                ),
+                "{e:?}"
+            );
+        };
+        // At the start, inside the scale prefix, after it, after the
+        // scale and i64 stops, and last.
+        for at in [0, 2, 30, 100, 150, rows.len()] {
+            let mut bad = rows.clone();
+            bad.insert(at, usd);
+            // Empty accumulators stay empty.
+            let mut r = RfmAccumulator::new(EUR, end());
+            mismatch(r.push_batch(&bad).unwrap_err());
+            assert_eq!(r, RfmAccumulator::new(EUR, end()));
+            let mut v = ValueAccumulator::new(EUR);
+            mismatch(v.push_batch(&bad).unwrap_err());
+            assert_eq!(v, ValueAccumulator::new(EUR));
+            let mut c = PurchaseCohortAccumulator::new(spec(), EUR);
+            mismatch(c.push_batch(&bad).unwrap_err());
+            assert_eq!(c, PurchaseCohortAccumulator::new(spec(), EUR));
+            // Accumulators with data keep it, and still take good rows.
+            let (head, tail) = bad.split_at(at.min(10));
+            let mut r = rfm_of(head);
+            let before = r.clone();
+            mismatch(r.push_batch(tail).unwrap_err());
+            assert_eq!(r, before);
+            let mut v = value_of(head);
+            let before = v.clone();
+            mismatch(v.push_batch(tail).unwrap_err());
+            assert_eq!(v, before);
+            let mut c = cohort_of(head);
+            let before = c.clone();
+            mismatch(c.push_batch(tail).unwrap_err());
+            assert_eq!(c, before);
+            r.push_batch(&rows).unwrap();
+            check_rfm(&r, &[head, &rows[..]].concat()).unwrap();
+        }
+    }
+
     #[test]
     fn units_are_exact_and_checked() {
         // 12.5 at scale 3 is 12500 units; 0.001 does not fit scale 2.
