@@ -23,17 +23,61 @@ use std::collections::hash_map::Entry;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use super::activity::{CustomerMap, RelationshipError, Transaction};
+use super::activity::{RelationshipError, Transaction};
 use crate::domain::{Currency, CustomerId};
 
 pub(crate) fn overflow(operation: &'static str) -> RelationshipError {
     RelationshipError::Overflow { operation }
 }
 
+/// Hashes a customer id for a [`DenseMap`]'s index with one folded
+/// multiply of its two 64-bit halves (the full 128-bit product, its high
+/// and low words xored): customer ids are UUIDs, random in their low
+/// bits at least (v4, v7), or sequential in tests, and a folded multiply
+/// spreads either over both the low bits that pick a bucket and the top
+/// bits the table compares first. It is unkeyed, like the crate's other
+/// id hasher: the index is internal and ids come from the application,
+/// not from untrusted input, so hash flooding is not a concern here.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FoldHasher(u64);
+
+impl std::hash::Hasher for FoldHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        // A UUID is 16 bytes: two words. (Other lengths: word by word.)
+        let mut words = bytes.chunks(8).map(|c| {
+            let mut w = [0u8; 8];
+            for (d, s) in w.iter_mut().zip(c) {
+                *d = *s;
+            }
+            u64::from_le_bytes(w)
+        });
+        while let Some(a) = words.next() {
+            let b = words.next().unwrap_or(0);
+            let p = u128::from(a ^ self.0 ^ 0x243f_6a88_85a3_08d3)
+                * u128::from(b ^ 0x1319_8a2e_0370_7344);
+            self.0 = (p as u64) ^ ((p >> 64) as u64);
+        }
+    }
+
+    /// Length prefixes carry nothing for fixed-size ids.
+    #[inline]
+    fn write_usize(&mut self, _: usize) {}
+}
+
+/// A [`DenseMap`]'s index: customer to dense index.
+type IndexMap =
+    std::collections::HashMap<CustomerId, u32, std::hash::BuildHasherDefault<FoldHasher>>;
+
 /// Per-customer state in a flat `Vec`, indexed densely in first-seen order.
 #[derive(Debug, Clone)]
 pub(crate) struct DenseMap<S> {
-    index: CustomerMap<u32>,
+    index: IndexMap,
     ids: Vec<CustomerId>,
     states: Vec<S>,
 }
@@ -41,7 +85,7 @@ pub(crate) struct DenseMap<S> {
 impl<S> Default for DenseMap<S> {
     fn default() -> Self {
         Self {
-            index: CustomerMap::default(),
+            index: IndexMap::default(),
             ids: Vec::new(),
             states: Vec::new(),
         }
