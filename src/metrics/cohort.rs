@@ -497,22 +497,58 @@ fn min_set(a: At, b: At) -> At {
     }
 }
 
+/// An `i128` as two 64-bit words: 8-byte alignment instead of 16, so a
+/// [`Cell`] is 24 bytes and a logged cell 32 (not 32 and 48); the logs
+/// hold one per customer and bucket, so this is most of their memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Units {
+    lo: u64,
+    hi: i64,
+}
+
+impl Units {
+    #[inline]
+    fn new(v: i128) -> Self {
+        // Truncations by design: the two halves of `v`.
+        Self {
+            lo: v as u64,
+            hi: (v >> 64) as i64,
+        }
+    }
+
+    #[inline]
+    fn get(self) -> i128 {
+        (i128::from(self.hi) << 64) | i128::from(self.lo)
+    }
+
+    /// Multiplies by `10^k`.
+    fn rescale(&mut self, k: u32) -> Result<(), RelationshipError> {
+        let mut v = self.get();
+        rescale(&mut v, k)?;
+        *self = Self::new(v);
+        Ok(())
+    }
+}
+
 /// One customer's sales count and net revenue (in units) in one bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Cell {
-    revenue: i128,
+    revenue: Units,
     sales: u32,
     /// The largest decimal scale among the amounts.
     scale: u8,
 }
 
 impl Cell {
+    #[inline]
     fn add(&mut self, sales: u32, revenue: i128, scale: u8) -> Result<(), RelationshipError> {
         self.sales = self
             .sales
             .checked_add(sales)
             .ok_or(overflow("cohort sales"))?;
-        add(&mut self.revenue, revenue, "cohort revenue")?;
+        let mut v = self.revenue.get();
+        add(&mut v, revenue, "cohort revenue")?;
+        self.revenue = Units::new(v);
         self.scale = self.scale.max(scale);
         Ok(())
     }
@@ -542,7 +578,7 @@ impl CellLog {
         let mut out: Vec<(u64, Cell)> = Vec::with_capacity(self.cells.len() / 2);
         for &(k, c) in &self.cells {
             match out.last_mut() {
-                Some((lk, lc)) if *lk == k => lc.add(c.sales, c.revenue, c.scale)?,
+                Some((lk, lc)) if *lk == k => lc.add(c.sales, c.revenue.get(), c.scale)?,
                 _ => out.push((k, c)),
             }
         }
@@ -627,7 +663,7 @@ fn apply_row(
 /// Purchase cohorts: share of each cohort purchasing per bucket, and
 /// revenue retained.
 ///
-/// Memory: per customer, a 48-byte state (first sale, first transaction,
+/// Memory: per customer, an 80-byte state (first sale, first transaction,
 /// recorded acquisition, sums of the bucket of their latest transaction)
 /// and its index entry, plus one 32-byte cell per other bucket in which
 /// they have a transaction (sales count and net revenue in exact integer
@@ -708,7 +744,7 @@ impl PurchaseCohortAccumulator {
             for (key, cell) in shard_cells(shard, log) {
                 sums.entry(key)
                     .or_default()
-                    .add(cell.sales, cell.revenue, cell.scale)?;
+                    .add(cell.sales, cell.revenue.get(), cell.scale)?;
             }
             for (c, s) in shard.iter() {
                 let state = PurchaseState {
@@ -720,7 +756,7 @@ impl PurchaseCohortAccumulator {
             }
             for (key, cell) in sums {
                 let (i, b) = ((key >> 32) as usize, key as u32);
-                let rev = decimal(cell.revenue, self.scale, u32::from(cell.scale))?;
+                let rev = decimal(cell.revenue.get(), self.scale, u32::from(cell.scale))?;
                 if let Some(c) = ids.get(i)
                     && let Some((_, v)) = out.get_mut(*c)
                 {
@@ -743,19 +779,19 @@ impl PurchaseCohortAccumulator {
         let p = pow10(k).ok_or(overflow("amount in integer units"))?;
         // Check everything first so a failure changes nothing.
         if self.customers.parts().any(|(shard, log)| {
-            shard_cells(shard, log).any(|(_, c)| c.revenue.checked_mul(p).is_none())
+            shard_cells(shard, log).any(|(_, c)| c.revenue.get().checked_mul(p).is_none())
         }) {
             return Err(overflow("amount in integer units"));
         }
         for i in 0..SHARDS {
             if let Some(log) = self.customers.extra_mut(i) {
                 for (_, c) in &mut log.cells {
-                    rescale(&mut c.revenue, k)?;
+                    c.revenue.rescale(k)?;
                 }
             }
         }
         for s in self.customers.states_mut() {
-            rescale(&mut s.open.revenue, k)?;
+            s.open.revenue.rescale(k)?;
         }
         self.scale = scale;
         Ok(())
@@ -840,7 +876,7 @@ impl PurchaseCohortAccumulator {
                     continue;
                 };
                 let mut cell = *cell;
-                rescale(&mut cell.revenue, k)?;
+                cell.revenue.rescale(k)?;
                 self.customers
                     .extra_mut(s)
                     .ok_or(overflow("shard"))?
@@ -930,7 +966,7 @@ impl PurchaseCohortAccumulator {
                     }
                 }
                 if let Some((v, scale)) = revenue.get_mut(c as usize * n + b as usize) {
-                    add(v, cell.revenue, "cohort revenue")?;
+                    add(v, cell.revenue.get(), "cohort revenue")?;
                     *scale = (*scale).max(cell.scale);
                 }
             }
@@ -1045,7 +1081,7 @@ impl Columnar for PurchaseCohortAccumulator {
                 log.cells.push((
                     cell_key(i, bucket),
                     Cell {
-                        revenue: units,
+                        revenue: Units::new(units),
                         sales: u32::from(row.sale),
                         scale: row.scale,
                     },
@@ -1082,6 +1118,24 @@ mod tests {
             chrono_tz::UTC,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn units_split_in_two_words_round_trip() {
+        for v in [
+            0i128,
+            1,
+            -1,
+            i128::MAX,
+            i128::MIN,
+            1 << 64,
+            -(1 << 64),
+            (1 << 96) - 1,
+        ] {
+            assert_eq!(Units::new(v).get(), v);
+        }
+        assert_eq!(std::mem::size_of::<Cell>(), 24);
+        assert_eq!(std::mem::size_of::<(u64, Cell)>(), 32);
     }
 
     #[test]
