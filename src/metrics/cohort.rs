@@ -34,8 +34,8 @@ use std::collections::HashMap;
 
 use super::activity::{Activity, CustomerActivity, RelationshipError, Transaction};
 use super::dense::{
-    At, Columnar, DenseMap, Rec, SHARDS, Shards, add, decimal, overflow, pow10, push_columnar,
-    rescale, scale_of, units_i64, units_or,
+    At, Columnar, DenseMap, Rec, SHARDS, Shards, Split64, add, decimal, overflow, pow10,
+    push_columnar, rescale, scale_of, units_i64, units_or,
 };
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
 
@@ -607,14 +607,14 @@ fn cell_key(index: u32, bucket: u32) -> u64 {
     (u64::from(index) << 32) | u64::from(bucket)
 }
 
-/// A transaction as the cohort kernel needs it (32 bytes).
+/// A transaction as the cohort kernel needs it (24 bytes, 4-byte
+/// alignment: a buffered record is 40 bytes; the bucket is found when
+/// the record is applied).
 #[derive(Debug, Clone, Copy)]
 struct CohortRow {
-    secs: i64,
-    units: i64,
+    secs: Split64,
+    units: Split64,
     nanos: u32,
-    /// `u32::MAX`: outside the window's buckets.
-    bucket: u32,
     sale: bool,
     scale: u8,
 }
@@ -628,8 +628,9 @@ fn apply_row(
     customer: &CustomerId,
     r: &CohortRow,
     index: u32,
+    bucket: u32,
 ) -> Result<(), RelationshipError> {
-    let at = At::new(r.secs, r.nanos);
+    let at = At::new(r.secs.get(), r.nanos);
     if at < state.acquired {
         return Err(match (at.get(), state.acquired.get()) {
             (Some(at), Some(acquired)) => RelationshipError::PurchaseBeforeAcquisition {
@@ -644,18 +645,18 @@ fn apply_row(
     if r.sale {
         state.first_sale = state.first_sale.min(at);
     }
-    if r.bucket != u32::MAX {
-        if state.open_bucket != r.bucket {
+    if bucket != u32::MAX {
+        if state.open_bucket != bucket {
             if state.open_bucket != u32::MAX {
                 log.cells
                     .push((cell_key(index, state.open_bucket), state.open));
             }
-            state.open_bucket = r.bucket;
+            state.open_bucket = bucket;
             state.open = Cell::default();
         }
         state
             .open
-            .add(u32::from(r.sale), i128::from(r.units), r.scale)?;
+            .add(u32::from(r.sale), i128::from(r.units.get()), r.scale)?;
     }
     Ok(())
 }
@@ -1040,18 +1041,19 @@ impl Columnar for PurchaseCohortAccumulator {
                 let Some(units) = units_i64(amount, scale) else {
                     return Rec::Stop;
                 };
-                let secs = at.timestamp();
                 let row = CohortRow {
-                    secs,
-                    units,
+                    secs: Split64::new(at.timestamp()),
+                    units: Split64::new(units),
                     nanos: at.timestamp_subsec_nanos(),
-                    bucket: spec.index_of_seconds(secs).unwrap_or(u32::MAX),
                     sale: t.is_sale(),
                     scale: scale_of(amount),
                 };
                 Rec::Keep(t.customer(), row)
             },
-            apply_row,
+            |state, log, c, r, i| {
+                let bucket = spec.index_of_seconds(r.secs.get()).unwrap_or(u32::MAX);
+                apply_row(state, log, c, r, i, bucket)
+            },
         )
     }
 
@@ -1066,17 +1068,17 @@ impl Columnar for PurchaseCohortAccumulator {
             let units = units_or(amount, scale)?;
             let bucket = spec.index_of_seconds(at.timestamp()).unwrap_or(u32::MAX);
             let row = CohortRow {
-                secs: at.timestamp(),
-                units: 0,
+                secs: Split64::new(at.timestamp()),
+                units: Split64::new(0),
                 nanos: at.timestamp_subsec_nanos(),
-                bucket: u32::MAX,
                 sale: t.is_sale(),
                 scale: scale_of(amount),
             };
             let (s, i) = self.customers.slot(t.customer())?;
             let mut log = CellLog::default();
             let state = self.customers.entry(t.customer())?;
-            apply_row(state, &mut log, &t.customer(), &row, i)?;
+            // No open cell: the cell goes to the log below, in i128.
+            apply_row(state, &mut log, &t.customer(), &row, i, u32::MAX)?;
             if bucket != u32::MAX {
                 log.cells.push((
                     cell_key(i, bucket),
@@ -1136,6 +1138,8 @@ mod tests {
         }
         assert_eq!(std::mem::size_of::<Cell>(), 24);
         assert_eq!(std::mem::size_of::<(u64, Cell)>(), 32);
+        // A buffered record: id, seconds, units, nanoseconds, kind, scale.
+        assert_eq!(std::mem::size_of::<(CustomerId, CohortRow)>(), 40);
     }
 
     #[test]

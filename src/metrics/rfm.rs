@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{RelationshipError, Transaction};
 use super::dense::{
-    Columnar, Rec, Shards, add, decimal, overflow, par_map, pow10, push_columnar, rescale,
+    Columnar, Rec, Shards, Split64, add, decimal, overflow, par_map, pow10, push_columnar, rescale,
     scale_of, threads_for, units_i64, units_or,
 };
 use crate::domain::{Currency, CustomerId, Money};
@@ -358,8 +358,8 @@ pub struct RfmAccumulator {
 /// A transaction as the RFM kernel needs it.
 #[derive(Debug, Clone, Copy)]
 struct RfmRow {
-    secs: i64,
-    units: i64,
+    secs: Split64,
+    units: Split64,
     sale: bool,
     scale: u8,
 }
@@ -643,8 +643,8 @@ impl Columnar for RfmAccumulator {
                     return Rec::Stop;
                 };
                 let row = RfmRow {
-                    secs: at.timestamp(),
-                    units,
+                    secs: Split64::new(at.timestamp()),
+                    units: Split64::new(units),
                     sale: t.is_sale(),
                     scale: scale_of(amount),
                 };
@@ -666,14 +666,14 @@ impl Columnar for RfmAccumulator {
 /// Adds one compact row (before the as-of instant) to a customer's state.
 #[inline]
 fn apply_row(s: &mut RfmState, r: &RfmRow) -> Result<(), RelationshipError> {
-    add(&mut s.monetary, i128::from(r.units), "rfm monetary")?;
+    add(&mut s.monetary, i128::from(r.units.get()), "rfm monetary")?;
     s.scale = s.scale.max(r.scale);
     if r.sale {
         s.frequency = s
             .frequency
             .checked_add(1)
             .ok_or(overflow("rfm frequency"))?;
-        s.last = s.last.max(r.secs);
+        s.last = s.last.max(r.secs.get());
     }
     Ok(())
 }
@@ -742,6 +742,12 @@ mod tests {
     use super::*;
     use chrono::{Duration, TimeZone};
     use proptest::prelude::*;
+
+    #[test]
+    fn buffered_records_are_compact() {
+        // Id, seconds, units, kind, scale: 16 + 8 + 8 + 1 + 1, 4-aligned.
+        assert_eq!(std::mem::size_of::<(CustomerId, RfmRow)>(), 36);
+    }
 
     fn eur(v: i64) -> Money {
         Money::new(Decimal::from(v), Currency::EUR)
