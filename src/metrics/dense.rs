@@ -1302,7 +1302,7 @@ mod tests {
             s.1 = s.1.wrapping_mul(31).wrapping_add(*v);
         }
         let mut batch: Shards<(u64, u64)> = Shards::default();
-        batch
+        let stopped = batch
             .push_partitioned(
                 &rows,
                 |r| Rec::Keep(r.0, r.1),
@@ -1312,8 +1312,8 @@ mod tests {
                     Ok(())
                 },
             )
-            .unwrap()
-            .map_or((), |k| panic!("stopped at {k}"));
+            .unwrap();
+        assert_eq!(stopped, None);
         assert_eq!(batch.len(), 500);
         let got: BTreeMap<CustomerId, (u64, u64)> = batch.iter().map(|(c, s)| (*c, *s)).collect();
         assert_eq!(got, one);
@@ -1327,7 +1327,7 @@ mod tests {
             .map(|i| (CustomerId::from_u128(u128::from(i % 3)), 1))
             .collect();
         let mut batch: Shards<u64> = Shards::default();
-        batch
+        let stopped = batch
             .push_partitioned(
                 &rows,
                 |r| Rec::Keep(r.0, r.1),
@@ -1336,8 +1336,8 @@ mod tests {
                     Ok(())
                 },
             )
-            .unwrap()
-            .map_or((), |k| panic!("stopped at {k}"));
+            .unwrap();
+        assert_eq!(stopped, None);
         assert_eq!(batch.states().sum::<u64>(), 65);
     }
 
