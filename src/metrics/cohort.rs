@@ -34,8 +34,8 @@ use std::collections::HashMap;
 
 use super::activity::{Activity, CustomerActivity, RelationshipError, Transaction};
 use super::dense::{
-    At, Columnar, DenseMap, Rec, SHARDS, Shards, Split64, add, decimal, overflow, pow10,
-    push_columnar, rescale, scale_of, units_i64, units_or,
+    At, Columnar, DenseMap, Rec, SHARDS, Shards, Split64, Units, add, decimal, overflow, pow10,
+    push_columnar, scale_of, units_i64, units_or,
 };
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
 
@@ -497,39 +497,6 @@ fn min_set(a: At, b: At) -> At {
     }
 }
 
-/// An `i128` as two 64-bit words: 8-byte alignment instead of 16, so a
-/// [`Cell`] is 24 bytes and a logged cell 32 (not 32 and 48); the logs
-/// hold one per customer and bucket, so this is most of their memory.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Units {
-    lo: u64,
-    hi: i64,
-}
-
-impl Units {
-    #[inline]
-    fn new(v: i128) -> Self {
-        // Truncations by design: the two halves of `v`.
-        Self {
-            lo: v as u64,
-            hi: (v >> 64) as i64,
-        }
-    }
-
-    #[inline]
-    fn get(self) -> i128 {
-        (i128::from(self.hi) << 64) | i128::from(self.lo)
-    }
-
-    /// Multiplies by `10^k`.
-    fn rescale(&mut self, k: u32) -> Result<(), RelationshipError> {
-        let mut v = self.get();
-        rescale(&mut v, k)?;
-        *self = Self::new(v);
-        Ok(())
-    }
-}
-
 /// One customer's sales count and net revenue (in units) in one bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Cell {
@@ -546,9 +513,7 @@ impl Cell {
             .sales
             .checked_add(sales)
             .ok_or(overflow("cohort sales"))?;
-        let mut v = self.revenue.get();
-        add(&mut v, revenue, "cohort revenue")?;
-        self.revenue = Units::new(v);
+        self.revenue.add(revenue, "cohort revenue")?;
         self.scale = self.scale.max(scale);
         Ok(())
     }

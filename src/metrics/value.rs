@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{RelationshipError, Transaction};
 use super::dense::{
-    At, Columnar, DenseMap, Rec, SHARDS, Shards, add, decimal, pow10, push_columnar, rescale,
-    scale_of, units_i64, units_or,
+    At, Columnar, DenseMap, Rec, SHARDS, Shards, Units, add, decimal, pow10, push_columnar,
+    rescale, scale_of, units_i64, units_or,
 };
 use crate::domain::{Currency, CustomerId, Money};
 
@@ -45,13 +45,13 @@ pub enum ClvBasis {
     Margin,
 }
 
-/// One customer's compact state (80 bytes): money in integer units of the
+/// One customer's compact state (88 bytes): money in integer units of the
 /// accumulator's scale, instants as [`At`] (`first` starts at [`At::MAX`],
 /// `last` and `acquired` at [`At::MIN`]: none yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ValueState {
-    revenue: i128,
-    margin: i128,
+    revenue: Units,
+    margin: Units,
     first: At,
     last: At,
     acquired: At,
@@ -64,8 +64,8 @@ struct ValueState {
 impl Default for ValueState {
     fn default() -> Self {
         Self {
-            revenue: 0,
-            margin: 0,
+            revenue: Units::default(),
+            margin: Units::default(),
             first: At::MAX,
             last: At::MIN,
             acquired: At::MIN,
@@ -97,7 +97,7 @@ impl ValueState {
 
     /// Combines `o`, whose money is in units `10^k` times coarser.
     fn merge(&mut self, o: &ValueState, k: u32) -> Result<(), RelationshipError> {
-        let (mut revenue, mut margin) = (o.revenue, o.margin);
+        let (mut revenue, mut margin) = (o.revenue.get(), o.margin.get());
         rescale(&mut revenue, k)?;
         rescale(&mut margin, k)?;
         self.first = self.first.min(o.first);
@@ -105,8 +105,8 @@ impl ValueState {
         self.acquired = min_set(self.acquired, o.acquired);
         self.orders = self.orders.checked_add(o.orders).ok_or(of("order count"))?;
         self.margin_complete &= o.margin_complete;
-        add(&mut self.revenue, revenue, "revenue")?;
-        add(&mut self.margin, margin, "margin")?;
+        self.revenue.add(revenue, "revenue")?;
+        self.margin.add(margin, "margin")?;
         self.revenue_scale = self.revenue_scale.max(o.revenue_scale);
         self.margin_scale = self.margin_scale.max(o.margin_scale);
         Ok(())
@@ -238,7 +238,7 @@ impl ValueSummary {
 
 /// Accumulates transactions into per-customer value.
 ///
-/// Memory: one compact state per customer (80 bytes: first and last
+/// Memory: one compact state per customer (88 bytes: first and last
 /// purchase, an acquisition instant if recorded, order count, revenue and
 /// margin in exact integer units of the largest decimal scale seen) plus
 /// its index entry. Large batches go through the columnar kernel (rows
@@ -321,8 +321,8 @@ impl TryFrom<ValueRepr> for ValueAccumulator {
         }
         for (c, v) in r.customers {
             *acc.customers.entry(c)? = ValueState {
-                revenue: units_or(v.revenue, s)?,
-                margin: units_or(v.margin, s)?,
+                revenue: Units::new(units_or(v.revenue, s)?),
+                margin: Units::new(units_or(v.margin, s)?),
                 first: At::from_opt(v.first, At::MAX),
                 last: At::from_opt(v.last, At::MIN),
                 acquired: At::from_opt(v.acquired, At::MIN),
@@ -381,8 +381,8 @@ impl ValueAccumulator {
                         acquired: v.acquired.get(),
                         orders: v.orders,
                         margin_complete: v.margin_complete,
-                        revenue: decimal(v.revenue, s, u32::from(v.revenue_scale))?,
-                        margin: decimal(v.margin, s, u32::from(v.margin_scale))?,
+                        revenue: decimal(v.revenue.get(), s, u32::from(v.revenue_scale))?,
+                        margin: decimal(v.margin.get(), s, u32::from(v.margin_scale))?,
                     },
                 ))
             })
@@ -407,7 +407,7 @@ impl ValueAccumulator {
         if !self
             .customers
             .states()
-            .all(|s| fits(s.revenue) && fits(s.margin))
+            .all(|s| fits(s.revenue.get()) && fits(s.margin.get()))
             || !self
                 .customers
                 .parts()
@@ -416,8 +416,8 @@ impl ValueAccumulator {
             return Err(of("amount in integer units"));
         }
         for s in self.customers.states_mut() {
-            rescale(&mut s.revenue, k)?;
-            rescale(&mut s.margin, k)?;
+            s.revenue.rescale(k)?;
+            s.margin.rescale(k)?;
         }
         for i in 0..SHARDS {
             if let Some(t) = self.customers.extra_mut(i) {
@@ -534,8 +534,8 @@ impl ValueAccumulator {
         let value = |(c, v): (&CustomerId, &ValueState)| CustomerValue {
             customer: *c,
             orders: v.orders,
-            revenue: m(v.revenue, v.revenue_scale),
-            margin: v.margin_complete.then(|| m(v.margin, v.margin_scale)),
+            revenue: m(v.revenue.get(), v.revenue_scale),
+            margin: v.margin_complete.then(|| m(v.margin.get(), v.margin_scale)),
             first: v.first.get(),
             last_sale: v.last.get(),
         };
@@ -685,12 +685,12 @@ fn apply_row(
     }
     add_totals(totals, r, i128::from(r.units))?;
     state.first = state.first.min(at);
-    add(&mut state.revenue, i128::from(r.units), "revenue")?;
+    state.revenue.add(i128::from(r.units), "revenue")?;
     state.revenue_scale = state.revenue_scale.max(r.scale);
     if r.margin_scale == u8::MAX {
         state.margin_complete = false;
     } else {
-        add(&mut state.margin, i128::from(r.margin), "margin")?;
+        state.margin.add(i128::from(r.margin), "margin")?;
         state.margin_scale = state.margin_scale.max(r.margin_scale);
     }
     if r.sale {
@@ -723,13 +723,13 @@ fn apply(
         return Err(before_acquisition(t.customer(), at, state.acquired));
     }
     state.first = state.first.min(at);
-    add(&mut state.revenue, amount, "revenue")?;
+    state.revenue.add(amount, "revenue")?;
     state.revenue_scale = state
         .revenue_scale
         .max(scale_of(t.signed_amount().amount()));
     match (margin, t.margin()) {
         (Some(v), Some(m)) => {
-            add(&mut state.margin, v, "margin")?;
+            state.margin.add(v, "margin")?;
             state.margin_scale = state.margin_scale.max(scale_of(m.amount()));
         }
         _ => state.margin_complete = false,
@@ -923,6 +923,13 @@ mod tests {
     }
     fn c(i: u128) -> CustomerId {
         CustomerId::from_u128(i)
+    }
+
+    #[test]
+    fn the_state_is_compact() {
+        // Revenue and margin (2 x 16, 8-aligned), three instants (3 x 16),
+        // order count, completeness flag, two scales: 87, padded to 88.
+        assert_eq!(std::mem::size_of::<ValueState>(), 88);
     }
 
     #[test]
