@@ -235,17 +235,19 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     println!("{line}");
     println!(
-        "  bgnbd r={:.4} alpha={:.4} a={:.4} b={:.4} ({} it, converged {}); gg p={:.4} q={:.4} v={:.4} ({} it)",
+        "  bgnbd r={:.4} alpha={:.4} a={:.4} b={:.4} ({} it, converged {}, gradient {:.1e}); gg p={:.4} q={:.4} v={:.4} ({} it, gradient {:.1e})",
         p.r(),
         p.alpha(),
         p.a(),
         p.b(),
         bg.report.iterations,
         bg.report.converged,
+        bg.report.gradient_norm,
         q.p(),
         q.q(),
         q.v(),
-        gg.report.iterations
+        gg.report.iterations,
+        gg.report.gradient_norm
     );
     Ok(())
 }
