@@ -10,6 +10,7 @@
 //! `BetaGeoFitter` implements.
 
 use super::optim::{self, Derivatives, FitOptions, FitReport, Minimum, Order};
+use super::sort;
 use super::special::{
     beta_reg, bgnbd_bracket, bgnbd_brackets, digamma, ln_beta, ln_gamma, log_add_exp, trigamma,
 };
@@ -373,6 +374,11 @@ const MAX_SUMMED_X: f64 = 100_000.0;
 /// depend on how many threads evaluate the chunks.
 const CHUNK_ROWS: usize = 16_384;
 
+/// From this many distinct rows a likelihood evaluation runs its chunks on
+/// several threads (a thread start costs tens of microseconds; 65,536 rows
+/// take about a millisecond).
+const PARALLEL_ROWS: usize = 65_536;
+
 /// A factor that is not a normal number is stored as NaN (its rows take
 /// the direct formula).
 fn normal_or_nan(v: f64) -> f64 {
@@ -723,7 +729,11 @@ impl BgNbdData {
     pub fn weighted(
         rows: impl IntoIterator<Item = (f64, f64, f64, f64)>,
     ) -> Result<Self, BtydError> {
-        let collapsed = collapse_observations(rows.into_iter())?;
+        Self::from_collapsed(collapse_observations(rows.into_iter())?)
+    }
+
+    /// The data from collapsed rows sorted by `(x, T, t_x)`.
+    fn from_collapsed(collapsed: Vec<(BgKey, f64)>) -> Result<Self, BtydError> {
         if collapsed.is_empty() {
             return Err(BtydError::Empty { what: "customers" });
         }
@@ -777,13 +787,64 @@ impl BgNbdData {
     /// # Errors
     /// [`BtydError::Empty`] for a summary without customers.
     pub fn from_summary<K>(summary: &Summary<K>) -> Result<Self, BtydError> {
-        Self::new(summary.customers().iter().map(|c| {
+        let general = || {
+            Self::new(summary.customers().iter().map(|c| {
+                (
+                    f64::from(c.frequency),
+                    f64::from(c.recency),
+                    f64::from(c.age),
+                )
+            }))
+        };
+        let customers = summary.customers();
+        // Whole numbers: pack (x, T, t_x) into one integer key, radix sort,
+        // count equal neighbours (the rows, order and weights of `new`).
+        let mut keys: Vec<u64> = Vec::with_capacity(customers.len());
+        let (mut max_x, mut max_t) = (0u64, 0u64);
+        let limit = 1u32 << PACK_BITS;
+        for c in customers {
+            let (x, t_x, age) = (c.frequency, c.recency, c.age);
+            if (x == 0) != (t_x == 0) || t_x > age || x >= limit || age >= limit {
+                // Invalid (the general path names the row) or too large.
+                return general();
+            }
+            let (x, t_x, age) = (u64::from(x), u64::from(t_x), u64::from(age));
+            max_x = max_x.max(x);
+            max_t = max_t.max(age);
+            keys.push((x << (2 * PACK_BITS)) | (age << PACK_BITS) | t_x);
+        }
+        // t_x <= T: both fit the width of the largest T.
+        let (wx, wt) = (sort::bit_width(max_x), sort::bit_width(max_t));
+        let field = (1u64 << PACK_BITS) - 1;
+        let repack = |k: u64| {
+            ((k >> (2 * PACK_BITS)) << (2 * wt)) | (((k >> PACK_BITS) & field) << wt) | (k & field)
+        };
+        let unpack = |k: u64| {
+            let f = |v: u64| (v & ((1u64 << wt) - 1)) as f64;
+            let x = (k >> (2 * wt)) as f64;
             (
-                f64::from(c.frequency),
-                f64::from(c.recency),
-                f64::from(c.age),
+                (x + 0.0).to_bits(),
+                (f(k >> wt) + 0.0).to_bits(),
+                (f(k) + 0.0).to_bits(),
             )
-        }))
+        };
+        let collapsed: Vec<(BgKey, f64)> = if wx + 2 * wt <= u32::BITS {
+            let mut small: Vec<u32> = keys.iter().map(|&k| repack(k) as u32).collect();
+            drop(keys);
+            sort::radix_sort_by(&mut small, wx + 2 * wt, |&k| u64::from(k));
+            sort::run_lengths(&small)
+                .into_iter()
+                .map(|(k, n)| (unpack(u64::from(k)), n as f64))
+                .collect()
+        } else {
+            keys.iter_mut().for_each(|k| *k = repack(*k));
+            sort::radix_sort_by(&mut keys, wx + 2 * wt, |&k| k);
+            sort::run_lengths(&keys)
+                .into_iter()
+                .map(|(k, n)| (unpack(k), n as f64))
+                .collect()
+        };
+        Self::from_collapsed(collapsed)
     }
 
     /// Number of distinct `(x, t_x, T)` rows.
@@ -998,6 +1059,19 @@ impl BgNbdData {
     /// asks; the others are zero) with respect to `(r, α, a, b)`, with
     /// times multiplied by `scale` (and `α` in scaled units).
     fn derivatives(&self, p: &[f64; 4], scale: f64, order: Order) -> Option<Derivatives<4>> {
+        let threads = super::worker_threads(self.rows.len(), PARALLEL_ROWS);
+        self.derivatives_on(p, scale, order, threads)
+    }
+
+    /// [`BgNbdData::derivatives`] on `threads` threads (the result is the
+    /// same, bit for bit, for any number).
+    fn derivatives_on(
+        &self,
+        p: &[f64; 4],
+        scale: f64,
+        order: Order,
+        threads: usize,
+    ) -> Option<Derivatives<4>> {
         let [r, alpha, a, b] = *p;
         let ln_alpha = alpha.ln();
         let per_x: Vec<PerX> = if self.xs.last().is_some_and(|&m| m <= MAX_SUMMED_X) {
@@ -1041,14 +1115,35 @@ impl BgNbdData {
             rec_logs: &rec_logs,
             v_tab: &v_tab,
         };
+        let eval = |chunk: &[Row]| match order {
+            Order::Value => tables.chunk::<false, false>(chunk),
+            Order::Gradient => tables.chunk::<true, false>(chunk),
+            Order::Hessian => tables.chunk::<true, true>(chunk),
+        };
+        let chunks: Vec<&[Row]> = self.rows.chunks(CHUNK_ROWS).collect();
+        let parts: Vec<Option<Partial>> = if threads > 1 {
+            // Contiguous runs of chunks per thread; the partial sums are
+            // added below in chunk order whatever the number of threads.
+            let per_thread = chunks.len().div_ceil(threads);
+            let mut runs = chunks.chunks(per_thread);
+            let first = runs.next().unwrap_or_default();
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = runs
+                    .map(|run| scope.spawn(move || run.iter().map(|c| eval(c)).collect::<Vec<_>>()))
+                    .collect();
+                // This thread takes the first run.
+                let mut parts: Vec<Option<Partial>> = first.iter().map(|c| eval(c)).collect();
+                for h in handles {
+                    parts.extend(h.join().unwrap_or_else(|_| vec![None]));
+                }
+                parts
+            })
+        } else {
+            chunks.iter().map(|c| eval(c)).collect()
+        };
         let mut total = Partial::default();
-        for chunk in self.rows.chunks(CHUNK_ROWS) {
-            let part = match order {
-                Order::Value => tables.chunk::<false, false>(chunk)?,
-                Order::Gradient => tables.chunk::<true, false>(chunk)?,
-                Order::Hessian => tables.chunk::<true, true>(chunk)?,
-            };
-            total.add(&part);
+        for part in parts {
+            total.add(&part?);
         }
         let Partial { ll, g, mut h } = total;
         for i in 0..4 {
@@ -1661,6 +1756,44 @@ mod tests {
                 "{k}: {} vs {}",
                 se[k],
                 fd[k]
+            );
+        }
+    }
+
+    #[test]
+    fn parallel_evaluation_equals_serial_bit_for_bit() {
+        // 80,000 distinct rows (more than PARALLEL_ROWS, 5 chunks): the
+        // chunks' sums are added in chunk order whatever the threads.
+        let rows = (0..80_000u32).map(|i| {
+            let age = f64::from(1 + i % 1000);
+            let x = f64::from(i / 1000 % 80);
+            let t_x = if x == 0.0 {
+                0.0
+            } else {
+                f64::from(1 + (i * 7919) % 1000).min(age)
+            };
+            (x, t_x, age, f64::from(1 + i % 3))
+        });
+        let data = BgNbdData::weighted(rows).unwrap();
+        assert!(data.distinct_rows() > PARALLEL_ROWS);
+        let p = [0.3, 40.0, 0.8, 2.5];
+        for order in [Order::Value, Order::Gradient, Order::Hessian] {
+            let serial = data.derivatives_on(&p, 0.01, order, 1).unwrap();
+            for threads in [2, 3, 8] {
+                assert_eq!(
+                    data.derivatives_on(&p, 0.01, order, threads).unwrap(),
+                    serial
+                );
+            }
+        }
+        let (ll, g) = reference_evaluate(&data, &p, 0.01, true).unwrap();
+        let d = data.derivatives_on(&p, 0.01, Order::Gradient, 2).unwrap();
+        let w = data.total_weight();
+        assert!((d.value - ll).abs() <= 1e-12 * (ll.abs() + w));
+        for k in 0..4 {
+            assert!(
+                (d.gradient[k] - g[k]).abs() <= 1e-12 * (g[k].abs() + w),
+                "{k}"
             );
         }
     }

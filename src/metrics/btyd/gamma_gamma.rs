@@ -8,10 +8,9 @@
 //! frequency: [`GammaGammaFit`] reports the correlation between the two so
 //! a caller can see when that assumption fails.
 
-use rust_decimal::prelude::ToPrimitive;
-
 use super::bgnbd::collapse;
 use super::optim::{self, Derivatives, FitOptions, FitReport, Minimum, Order};
+use super::sort;
 use super::special::{digamma, ln_gamma, trigamma};
 use super::summary::Summary;
 use super::{BtydError, finite, positive};
@@ -176,7 +175,12 @@ impl GammaGammaData {
                 }
                 Some(positive("weight", w).map(|w| ((x.to_bits(), m.to_bits()), w)))
             });
-        let collapsed = collapse(repeat)?;
+        Self::from_collapsed(collapse(repeat)?)
+    }
+
+    /// The data from collapsed `((x, m) as f64 bits, weight)` rows of
+    /// repeat customers, sorted by `x`, then `m`.
+    fn from_collapsed(collapsed: Vec<((u64, u64), f64)>) -> Result<Self, BtydError> {
         if collapsed.is_empty() {
             return Err(BtydError::Empty {
                 what: "repeat customers",
@@ -214,16 +218,56 @@ impl GammaGammaData {
     /// As [`GammaGammaData::new`]; a monetary value beyond `f64` is
     /// [`BtydError::InvalidMonetaryValue`].
     pub fn from_summary<K>(summary: &Summary<K>) -> Result<Self, BtydError> {
-        Self::new(summary.customers().iter().map(|c| {
-            // Customers without repeat purchases are skipped unread: do not
-            // convert their monetary value.
-            let m = if c.frequency == 0 {
-                0.0
-            } else {
-                c.monetary_value.to_f64().unwrap_or(f64::NAN)
-            };
-            (f64::from(c.frequency), m)
-        }))
+        // (m as f64 bits, x) of the repeat customers, radix sorted by x,
+        // then m, equal neighbours counted: the rows, order and weights of
+        // `new`, without a hash map. Customers without repeat purchases are
+        // skipped unread: their monetary value is not converted.
+        let mut repeat: Vec<(u64, u32)> = Vec::new();
+        let (mut max_x, mut min_m, mut max_m) = (0, u64::MAX, 0);
+        for (index, c) in summary.customers().iter().enumerate() {
+            if c.frequency == 0 {
+                continue;
+            }
+            let m = sort::decimal_to_f64(&c.monetary_value);
+            if !(m.is_finite() && m > 0.0) {
+                return Err(BtydError::InvalidMonetaryValue { index, value: m });
+            }
+            let bits = m.to_bits();
+            max_x = max_x.max(c.frequency);
+            min_m = min_m.min(bits);
+            max_m = max_m.max(bits);
+            repeat.push((bits, c.frequency));
+        }
+        // Positive f64 bits sort like the numbers (the sign bit is 0).
+        // When x and the offset of m's bits from the smallest fit one u64
+        // (they do for money: m within a few binary orders of magnitude),
+        // sort that key once; else by m, then (stably) by x.
+        let wx = sort::bit_width(u64::from(max_x));
+        let wm = sort::bit_width(max_m.saturating_sub(min_m));
+        let collapsed: Vec<((u64, u64), f64)> = if wx + wm <= u64::BITS {
+            let mut keys: Vec<u64> = repeat
+                .iter()
+                .map(|&(m, x)| (u64::from(x) << wm) | (m - min_m))
+                .collect();
+            drop(repeat);
+            sort::radix_sort_by(&mut keys, wx + wm, |&k| k);
+            let low = (1u64 << wm) - 1;
+            sort::run_lengths(&keys)
+                .into_iter()
+                .map(|(k, n)| {
+                    let x = f64::from((k >> wm) as u32);
+                    ((x.to_bits(), (k & low) + min_m), n as f64)
+                })
+                .collect()
+        } else {
+            sort::radix_sort_by(&mut repeat, 63, |e| e.0);
+            sort::radix_sort_by(&mut repeat, wx, |e| u64::from(e.1));
+            sort::run_lengths(&repeat)
+                .into_iter()
+                .map(|((m, x), n)| ((f64::from(x).to_bits(), m), n as f64))
+                .collect()
+        };
+        Self::from_collapsed(collapsed)
     }
 
     /// Number of distinct `(x, m)` rows.
