@@ -1065,6 +1065,7 @@ impl BgNbdData {
 
     /// [`BgNbdData::derivatives`] on `threads` threads (the result is the
     /// same, bit for bit, for any number).
+    #[allow(clippy::needless_range_loop)] // matrix code reads best with indices
     fn derivatives_on(
         &self,
         p: &[f64; 4],
@@ -1790,11 +1791,8 @@ mod tests {
         let d = data.derivatives_on(&p, 0.01, Order::Gradient, 2).unwrap();
         let w = data.total_weight();
         assert!((d.value - ll).abs() <= 1e-12 * (ll.abs() + w));
-        for k in 0..4 {
-            assert!(
-                (d.gradient[k] - g[k]).abs() <= 1e-12 * (g[k].abs() + w),
-                "{k}"
-            );
+        for (k, (new, old)) in d.gradient.iter().zip(g).enumerate() {
+            assert!((new - old).abs() <= 1e-12 * (old.abs() + w), "{k}");
         }
     }
 

@@ -34,7 +34,7 @@ pub(crate) fn radix_sort_by<T: Copy>(v: &mut Vec<T>, bits: u32, key: impl Fn(&T)
                 *c += 1;
             }
         }
-        if counts.iter().any(|&c| c == v.len()) {
+        if counts.contains(&v.len()) {
             continue;
         }
         let mut start = 0;
@@ -83,6 +83,35 @@ const POW10: [u128; 29] = {
     t
 };
 
+/// `10^-s`, approximately (for the quotient's estimate only).
+const POW10_RECIPROCAL: [f64; 29] = {
+    let mut t = [1.0f64; 29];
+    let mut i = 1;
+    while i < 29 {
+        t[i] = t[i - 1] / 10.0;
+        i += 1;
+    }
+    t
+};
+
+/// `v as f64` (round to nearest, ties to even) with hardware conversions
+/// of 64-bit integers instead of the software 128-bit one: the top 64
+/// significant bits with a sticky bit for the rest round like all of `v`
+/// (the sticky bit lies below the rounding position), then an exact
+/// scaling by a power of two.
+fn u128_to_f64(v: u128) -> f64 {
+    let high = (v >> 64) as u64;
+    if high == 0 {
+        return v as u64 as f64;
+    }
+    let shift = u64::BITS - high.leading_zeros();
+    let top = (v >> shift) as u64;
+    let sticky = u64::from(v & ((1u128 << shift) - 1) != 0);
+    // 2^shift, shift <= 64: an exact power of two.
+    let scale = f64::from_bits((1023 + u64::from(shift)) << 52);
+    ((top | sticky) as f64) * scale
+}
+
 /// `Decimal::to_f64` of `rust_decimal` 1.x, bit for bit, without its two
 /// 128-bit divisions (a third of the Gamma-Gamma collapse of a million
 /// customers): the integral part `q = ⌊M / 10^s⌋` of the mantissa `M` is
@@ -101,7 +130,11 @@ pub(crate) fn decimal_to_f64(d: &rust_decimal::Decimal) -> f64 {
         return library();
     }
     let mantissa = d.mantissa().unsigned_abs();
-    let estimate = (mantissa as f64 / precision as f64).floor();
+    let precision_f64 = u128_to_f64(precision);
+    // Any close estimate will do: the loops below make it exact.
+    let approx =
+        ((mantissa >> 64) as u64 as f64) * 18_446_744_073_709_551_616.0 + (mantissa as u64 as f64);
+    let estimate = (approx * POW10_RECIPROCAL.get(scale as usize).copied().unwrap_or(0.0)).floor();
     if !(0.0..4.5e15).contains(&estimate) {
         return library();
     }
@@ -118,8 +151,8 @@ pub(crate) fn decimal_to_f64(d: &rust_decimal::Decimal) -> f64 {
         qp += precision;
     }
     // As `rust_decimal::Decimal::as_f64` from here on.
-    let frac = ((mantissa - qp) as f64) / (precision as f64);
-    let integral = q as f64;
+    let frac = u128_to_f64(mantissa - qp) / precision_f64;
+    let integral = u128_to_f64(q);
     if frac == 0.0 {
         return integral;
     }
@@ -180,6 +213,22 @@ mod tests {
             prop_assert_eq!(decimal_to_f64(&small).to_bits(), small.to_f64().unwrap().to_bits(), "{}", small);
             let mean = Decimal::new(cents, 2) / Decimal::from(count);
             prop_assert_eq!(decimal_to_f64(&mean).to_bits(), mean.to_f64().unwrap().to_bits(), "{}", mean);
+        }
+    }
+
+    proptest! {
+        /// The 128-bit conversion rounds like `as f64`.
+        #[test]
+        fn u128_conversion_rounds_like_the_cast(
+            hi in proptest::num::u64::ANY,
+            lo in proptest::num::u64::ANY,
+            shift in 0u32..128,
+        ) {
+            let v = ((u128::from(hi) << 64) | u128::from(lo)) >> shift;
+            prop_assert_eq!(u128_to_f64(v).to_bits(), (v as f64).to_bits(), "{}", v);
+            // ties: exactly half-way patterns
+            let tie = (v | 1) << 10 >> 10;
+            prop_assert_eq!(u128_to_f64(tie).to_bits(), (tie as f64).to_bits(), "{}", tie);
         }
     }
 

@@ -52,8 +52,11 @@ pub fn digamma(x: f64) -> f64 {
 /// assert!((trigamma(1.0) - pi2 / 6.0).abs() < 1e-14);
 /// ```
 pub fn trigamma(x: f64) -> f64 {
-    if !(x > 0.0) || !x.is_finite() {
-        return if x == f64::INFINITY { 0.0 } else { f64::NAN };
+    if x == f64::INFINITY {
+        return 0.0;
+    }
+    if x.is_nan() || x <= 0.0 {
+        return f64::NAN;
     }
     let mut x = x;
     let mut acc = 0.0;
