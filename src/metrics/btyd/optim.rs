@@ -80,7 +80,7 @@ impl FitOptions {
         Ok(self)
     }
 
-    /// Sets the largest number of quasi-Newton iterations (at least 1).
+    /// Sets the largest number of Newton iterations (at least 1).
     ///
     /// # Errors
     /// [`BtydError::OutOfRange`] when zero.
@@ -118,7 +118,7 @@ pub struct FitReport {
     /// The (unpenalised) log-likelihood of the data at the fitted parameters,
     /// summed over customers.
     pub log_likelihood: f64,
-    /// Quasi-Newton iterations done.
+    /// Newton iterations done.
     pub iterations: u32,
     /// Whether the gradient criterion was met (see
     /// [`FitOptions::with_gradient_tolerance`]). A fit that stopped early
