@@ -1131,26 +1131,8 @@ impl BgNbdData {
             Order::Hessian => tables.chunk::<true, true>(chunk),
         };
         let chunks: Vec<&[Row]> = self.rows.chunks(CHUNK_ROWS).collect();
-        let parts: Vec<Option<Partial>> = if threads > 1 {
-            // Contiguous runs of chunks per thread; the partial sums are
-            // added below in chunk order whatever the number of threads.
-            let per_thread = chunks.len().div_ceil(threads);
-            let mut runs = chunks.chunks(per_thread);
-            let first = runs.next().unwrap_or_default();
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = runs
-                    .map(|run| scope.spawn(move || run.iter().map(|c| eval(c)).collect::<Vec<_>>()))
-                    .collect();
-                // This thread takes the first run.
-                let mut parts: Vec<Option<Partial>> = first.iter().map(|c| eval(c)).collect();
-                for h in handles {
-                    parts.extend(h.join().unwrap_or_else(|_| vec![None]));
-                }
-                parts
-            })
-        } else {
-            chunks.iter().map(|c| eval(c)).collect()
-        };
+        // The chunks' sums are added in chunk order whatever the threads.
+        let parts = super::map_in_order(&chunks, threads, |c| eval(c))?;
         let mut total = Partial::default();
         for part in parts {
             total.add(&part?);

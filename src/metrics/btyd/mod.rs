@@ -176,6 +176,34 @@ pub(crate) fn worker_threads(work: usize, threshold: usize) -> usize {
     *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)))
 }
 
+/// `f` of every item, in order, computed on up to `threads` threads (this
+/// one included) over contiguous runs of items; `None` if a worker
+/// panicked. The results do not depend on the number of threads.
+pub(crate) fn map_in_order<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Option<Vec<R>> {
+    if threads < 2 || items.len() < 2 {
+        return Some(items.iter().map(&f).collect());
+    }
+    let per_thread = items.len().div_ceil(threads);
+    let mut runs = items.chunks(per_thread);
+    let first = runs.next().unwrap_or_default();
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .map(|run| scope.spawn(move || run.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        // This thread takes the first run.
+        let mut out: Vec<R> = first.iter().map(f).collect();
+        for h in handles {
+            out.extend(h.join().ok()?);
+        }
+        Some(out)
+    })
+}
+
 /// From this many customers [`collapse_summary`] builds the two data sets
 /// on two threads.
 const PARALLEL_CUSTOMERS: usize = 100_000;
