@@ -145,7 +145,7 @@ def main():
     if "cpu_seconds" in ck and all(v > 0 for v in ck["cpu_seconds"].values()):
         cc = dict(ck["cpu_seconds"])
         cc["pipeline"] = sum(cc[s] for s in stages)
-        print("\nCPU seconds (crmkit: its thread's time; peers: process time), same runs")
+        print("\nCPU seconds (crmkit: its main thread's time, the fit stage's the whole process's; peers: process time), same runs")
         head = f"{'stage':<10}{'crmkit s':>12}"
         for p in results:
             head += f"{p + ' s':>14}{p + '/crmkit':>18}"

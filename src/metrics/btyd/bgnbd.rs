@@ -9,9 +9,10 @@
 //! its technical note on P(X(t) = n); they are the ones `lifetimes`'
 //! `BetaGeoFitter` implements.
 
-use super::optim::{self, FitOptions, FitReport, Minimum};
+use super::optim::{self, Derivatives, FitOptions, FitReport, Minimum, Order};
+use super::sort;
 use super::special::{
-    beta_reg, bgnbd_bracket, bgnbd_brackets, digamma, ln_beta, ln_gamma, log_add_exp,
+    beta_reg, bgnbd_bracket, bgnbd_brackets, digamma, ln_beta, ln_gamma, log_add_exp, trigamma,
 };
 use super::summary::Summary;
 use super::{BtydError, finite, non_negative, positive};
@@ -368,6 +369,228 @@ pub(crate) fn collapse<K: Copy + Ord + std::hash::Hash>(
 /// computed as finite sums (see `BgNbdData::per_x_summed`).
 const MAX_SUMMED_X: f64 = 100_000.0;
 
+/// Rows per chunk of a likelihood evaluation: each chunk's sums are
+/// formed separately and added in chunk order, so the result does not
+/// depend on how many threads evaluate the chunks.
+const CHUNK_ROWS: usize = 16_384;
+
+/// From this many distinct rows a likelihood evaluation runs its chunks on
+/// several threads (a thread start costs tens of microseconds; 65,536 rows
+/// take about a millisecond).
+const PARALLEL_ROWS: usize = 65_536;
+
+/// A factor that is not a normal number is stored as NaN (its rows take
+/// the direct formula).
+fn normal_or_nan(v: f64) -> f64 {
+    if v.is_normal() { v } else { f64::NAN }
+}
+
+/// The per-x terms of the BG/NBD log-likelihood: `A1 + A2` of the paper,
+/// `ln(a/(b+x-1))`, `1/(b+x-1)` and the derivatives of `A1 + A2` (first:
+/// `dr` including `ln α`, `da`, `db`; second: `hrr`, `haa` = `hab`, `hbb`).
+#[derive(Debug, Clone, Copy, Default)]
+struct PerX {
+    a12: f64,
+    lab: f64,
+    inv_bx: f64,
+    dr: f64,
+    da: f64,
+    db: f64,
+    hrr: f64,
+    haa: f64,
+    hbb: f64,
+}
+
+/// `ln(1 + q)` for `q > 0` from `u = 1 + q` (rounded) and `w = 1/u`:
+/// `ln u` corrected for the rounding of `u` to first order,
+/// `ln u - ((u - 1) - q) / u`, within a few ulps of `q.ln_1p()` and about
+/// half its cost (glibc's `log1p` was a third of the BG/NBD fit).
+fn ln_1p_via_ln(q: f64, u: f64, w: f64) -> f64 {
+    u.ln() - ((u - 1.0) - q) * w
+}
+
+/// Sums of a range of rows: log-likelihood, gradient, Hessian (upper
+/// triangle).
+#[derive(Debug, Clone, Copy, Default)]
+struct Partial {
+    ll: f64,
+    g: [f64; 4],
+    h: [[f64; 4]; 4],
+}
+
+impl Partial {
+    fn add(&mut self, o: &Partial) {
+        self.ll += o.ll;
+        for k in 0..4 {
+            self.g[k] += o.g[k];
+            for l in k..4 {
+                self.h[k][l] += o.h[k][l];
+            }
+        }
+    }
+}
+
+/// Weighted sums over the rows of one `x` (in a chunk), with
+/// `w3 = 1/(1+q)`, `w4 = q/(1+q)` the shares of the two terms of the
+/// likelihood, `c = w3 w4`, `dl = ln(α+T) - ln(α+t_x)`,
+/// `dd = 1/(α+T) - 1/(α+t_x)`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Group {
+    /// Σ w.
+    w: f64,
+    /// Σ w (A3 + ln(1 + q)).
+    lse: f64,
+    /// Σ w (w3 ln(α+T) + w4 ln(α+t_x)).
+    l: f64,
+    /// Σ w (w3/(α+T) + w4/(α+t_x)).
+    i: f64,
+    /// Σ w w4.
+    w4: f64,
+    /// Σ w (w3/(α+T)² + w4/(α+t_x)²).
+    i2: f64,
+    /// Σ w c, Σ w c dl, Σ w c dl², Σ w c dl dd, Σ w c dd, Σ w c dd².
+    c: f64,
+    cl: f64,
+    cll: f64,
+    cld: f64,
+    cd: f64,
+    cdd: f64,
+}
+
+/// The per-evaluation tables of the BG/NBD likelihood.
+struct Tables<'a> {
+    p: [f64; 4],
+    c: f64,
+    xs: &'a [f64],
+    per_x: &'a [PerX],
+    age_logs: &'a [(f64, f64)],
+    rec_logs: &'a [(f64, f64)],
+    v_tab: &'a [f64],
+}
+
+impl Tables<'_> {
+    /// The sums of one chunk of rows (sorted by x, then T). `G`: with the
+    /// gradient, `H`: with the Hessian.
+    fn chunk<const G: bool, const H: bool>(&self, rows: &[Row]) -> Option<Partial> {
+        let mut out = Partial::default();
+        let mut acc = Group::default();
+        let mut current: Option<u32> = None;
+        let mut group: Option<(u32, u32)> = None;
+        let mut u = f64::NAN;
+        let r = self.p[0];
+        for row in rows {
+            if current != Some(row.ix) {
+                if let Some(ix) = current {
+                    self.flush::<G, H>(ix, &acc, &mut out)?;
+                }
+                current = Some(row.ix);
+                acc = Group::default();
+            }
+            let x = *self.xs.get(row.ix as usize)?;
+            let (l_t, inv_t) = *self.age_logs.get(row.it as usize)?;
+            let rx = r + x;
+            let a3 = -rx * l_t;
+            let w = row.w;
+            acc.w += w;
+            if x > 0.0 {
+                let (l_tx, inv_tx) = *self.rec_logs.get(row.itx as usize)?;
+                if group != Some((row.ix, row.it)) {
+                    group = Some((row.ix, row.it));
+                    let px = self.per_x.get(row.ix as usize)?;
+                    u = normal_or_nan((px.lab + rx * (l_t - self.c)).exp());
+                }
+                let q = u * *self.v_tab.get(row.ixtx as usize)?;
+                // ln(e^A3 + e^A4) = A3 + ln(1 + q); w3, w4 = shares of the terms.
+                let (lse, w3, w4) = if q.is_normal() {
+                    let u = 1.0 + q;
+                    let w3 = 1.0 / u;
+                    (a3 + ln_1p_via_ln(q, u, w3), w3, q * w3)
+                } else {
+                    let lab = self.per_x.get(row.ix as usize)?.lab;
+                    let a4 = lab - rx * l_tx;
+                    let d = a4 - a3;
+                    if d > 0.0 {
+                        let e = (-d).exp();
+                        let w4 = 1.0 / (1.0 + e);
+                        (a4 + e.ln_1p(), e * w4, w4)
+                    } else {
+                        let e = d.exp();
+                        let w3 = 1.0 / (1.0 + e);
+                        (a3 + e.ln_1p(), w3, e * w3)
+                    }
+                };
+                acc.lse += w * lse;
+                if G {
+                    acc.l += w * (w3 * l_t + w4 * l_tx);
+                    acc.i += w * (w3 * inv_t + w4 * inv_tx);
+                    acc.w4 += w * w4;
+                }
+                if H {
+                    acc.i2 += w * (w3 * inv_t * inv_t + w4 * inv_tx * inv_tx);
+                    let wc = w * (w3 * w4);
+                    let dl = l_t - l_tx;
+                    let dd = inv_t - inv_tx;
+                    acc.c += wc;
+                    acc.cl += wc * dl;
+                    acc.cll += wc * dl * dl;
+                    acc.cld += wc * dl * dd;
+                    acc.cd += wc * dd;
+                    acc.cdd += wc * dd * dd;
+                }
+            } else {
+                acc.lse += w * a3;
+                if G {
+                    acc.l += w * l_t;
+                    acc.i += w * inv_t;
+                }
+                if H {
+                    acc.i2 += w * inv_t * inv_t;
+                }
+            }
+        }
+        if let Some(ix) = current {
+            self.flush::<G, H>(ix, &acc, &mut out)?;
+        }
+        Some(out)
+    }
+
+    /// Adds the contribution of one x's rows: the per-x terms times their
+    /// weight and the row sums times the per-x factors.
+    fn flush<const G: bool, const H: bool>(
+        &self,
+        ix: u32,
+        s: &Group,
+        out: &mut Partial,
+    ) -> Option<()> {
+        let [r, alpha, a, _] = self.p;
+        let x = *self.xs.get(ix as usize)?;
+        let t = self.per_x.get(ix as usize)?;
+        let rx = r + x;
+        let w = s.w;
+        out.ll += w * t.a12 + s.lse;
+        if G {
+            out.g[0] += w * t.dr - s.l;
+            out.g[1] += w * r / alpha - rx * s.i;
+            out.g[2] += w * t.da + s.w4 / a;
+            out.g[3] += w * t.db - t.inv_bx * s.w4;
+        }
+        if H {
+            let h = &mut out.h;
+            h[0][0] += w * t.hrr + s.cll;
+            h[0][1] += w / alpha - s.i + rx * s.cld;
+            h[0][2] += s.cl / a;
+            h[0][3] -= t.inv_bx * s.cl;
+            h[1][1] += -w * r / (alpha * alpha) + rx * s.i2 + rx * rx * s.cdd;
+            h[1][2] += rx * s.cd / a;
+            h[1][3] -= rx * t.inv_bx * s.cd;
+            h[2][2] += w * t.haa + (s.c - s.w4) / (a * a);
+            h[2][3] += w * t.haa - t.inv_bx * s.c / a;
+            h[3][3] += w * t.hbb + t.inv_bx * t.inv_bx * (s.w4 + s.c);
+        }
+        Some(())
+    }
+}
+
 /// A `(x, T, t_x)` key as `f64` bits.
 type BgKey = (u64, u64, u64);
 
@@ -515,7 +738,11 @@ impl BgNbdData {
     pub fn weighted(
         rows: impl IntoIterator<Item = (f64, f64, f64, f64)>,
     ) -> Result<Self, BtydError> {
-        let collapsed = collapse_observations(rows.into_iter())?;
+        Self::from_collapsed(collapse_observations(rows.into_iter())?)
+    }
+
+    /// The data from collapsed rows sorted by `(x, T, t_x)`.
+    fn from_collapsed(collapsed: Vec<(BgKey, f64)>) -> Result<Self, BtydError> {
         if collapsed.is_empty() {
             return Err(BtydError::Empty { what: "customers" });
         }
@@ -569,13 +796,64 @@ impl BgNbdData {
     /// # Errors
     /// [`BtydError::Empty`] for a summary without customers.
     pub fn from_summary<K>(summary: &Summary<K>) -> Result<Self, BtydError> {
-        Self::new(summary.customers().iter().map(|c| {
+        let general = || {
+            Self::new(summary.customers().iter().map(|c| {
+                (
+                    f64::from(c.frequency),
+                    f64::from(c.recency),
+                    f64::from(c.age),
+                )
+            }))
+        };
+        let customers = summary.customers();
+        // Whole numbers: pack (x, T, t_x) into one integer key, radix sort,
+        // count equal neighbours (the rows, order and weights of `new`).
+        let mut keys: Vec<u64> = Vec::with_capacity(customers.len());
+        let (mut max_x, mut max_t) = (0u64, 0u64);
+        let limit = 1u32 << PACK_BITS;
+        for c in customers {
+            let (x, t_x, age) = (c.frequency, c.recency, c.age);
+            if (x == 0) != (t_x == 0) || t_x > age || x >= limit || age >= limit {
+                // Invalid (the general path names the row) or too large.
+                return general();
+            }
+            let (x, t_x, age) = (u64::from(x), u64::from(t_x), u64::from(age));
+            max_x = max_x.max(x);
+            max_t = max_t.max(age);
+            keys.push((x << (2 * PACK_BITS)) | (age << PACK_BITS) | t_x);
+        }
+        // t_x <= T: both fit the width of the largest T.
+        let (wx, wt) = (sort::bit_width(max_x), sort::bit_width(max_t));
+        let field = (1u64 << PACK_BITS) - 1;
+        let repack = |k: u64| {
+            ((k >> (2 * PACK_BITS)) << (2 * wt)) | (((k >> PACK_BITS) & field) << wt) | (k & field)
+        };
+        let unpack = |k: u64| {
+            let f = |v: u64| (v & ((1u64 << wt) - 1)) as f64;
+            let x = (k >> (2 * wt)) as f64;
             (
-                f64::from(c.frequency),
-                f64::from(c.recency),
-                f64::from(c.age),
+                (x + 0.0).to_bits(),
+                (f(k >> wt) + 0.0).to_bits(),
+                (f(k) + 0.0).to_bits(),
             )
-        }))
+        };
+        let collapsed: Vec<(BgKey, f64)> = if wx + 2 * wt <= u32::BITS {
+            let mut small: Vec<u32> = keys.iter().map(|&k| repack(k) as u32).collect();
+            drop(keys);
+            sort::radix_sort_by(&mut small, wx + 2 * wt, |&k| u64::from(k));
+            sort::run_lengths(&small)
+                .into_iter()
+                .map(|(k, n)| (unpack(u64::from(k)), n as f64))
+                .collect()
+        } else {
+            keys.iter_mut().for_each(|k| *k = repack(*k));
+            sort::radix_sort_by(&mut keys, wx + 2 * wt, |&k| k);
+            sort::run_lengths(&keys)
+                .into_iter()
+                .map(|(k, n)| (unpack(k), n as f64))
+                .collect()
+        };
+        Self::from_collapsed(collapsed)
     }
 
     /// Number of distinct `(x, t_x, T)` rows.
@@ -677,11 +955,18 @@ impl BgNbdData {
         finite("log-likelihood", ll.unwrap_or(f64::NAN))
     }
 
-    /// The per-x terms from `lnΓ` and `ψ` differences (any x).
-    fn per_x_gamma(&self, r: f64, ln_alpha: f64, a: f64, b: f64, grad: bool) -> Vec<[f64; 6]> {
+    /// The per-x terms from `lnΓ`, `ψ` and `ψ'` differences (any x).
+    fn per_x_gamma(&self, r: f64, ln_alpha: f64, a: f64, b: f64, order: Order) -> Vec<PerX> {
         let (lg_r, lg_b, lg_ab) = (ln_gamma(r), ln_gamma(b), ln_gamma(a + b));
+        let grad = order >= Order::Gradient;
+        let hess = order >= Order::Hessian;
         let (dg_r, dg_b, dg_ab) = if grad {
             (digamma(r), digamma(b), digamma(a + b))
+        } else {
+            (0.0, 0.0, 0.0)
+        };
+        let (tg_r, tg_b, tg_ab) = if hess {
+            (trigamma(r), trigamma(b), trigamma(a + b))
         } else {
             (0.0, 0.0, 0.0)
         };
@@ -696,43 +981,59 @@ impl BgNbdData {
                 } else {
                     (0.0, 0.0)
                 };
+                let mut t = PerX {
+                    a12,
+                    lab,
+                    inv_bx,
+                    ..PerX::default()
+                };
                 if grad {
                     let dg_abx = digamma(a + b + x);
-                    [
-                        a12,
-                        lab,
-                        digamma(r + x) - dg_r + ln_alpha,
-                        dg_ab - dg_abx,
-                        dg_ab + digamma(b + x) - dg_b - dg_abx,
-                        inv_bx,
-                    ]
-                } else {
-                    [a12, lab, 0.0, 0.0, 0.0, inv_bx]
+                    t.dr = digamma(r + x) - dg_r + ln_alpha;
+                    t.da = dg_ab - dg_abx;
+                    t.db = dg_ab + digamma(b + x) - dg_b - dg_abx;
                 }
+                if hess {
+                    let tg_abx = trigamma(a + b + x);
+                    t.hrr = trigamma(r + x) - tg_r;
+                    t.haa = tg_ab - tg_abx;
+                    t.hbb = tg_ab + trigamma(b + x) - tg_b - tg_abx;
+                }
+                t
             })
             .collect()
     }
 
     /// The per-x terms for whole x up to [`MAX_SUMMED_X`] as finite sums
-    /// (`lnΓ(s+x) - lnΓ(s) = Σ_{k<x} ln(s+k)`, `ψ(s+x) - ψ(s) = Σ 1/(s+k)`),
-    /// accumulated over the sorted x. Unlike the differences of `lnΓ` and
-    /// `ψ` they do not cancel when `a` and `b` are large (a fit running to
-    /// the boundary `a, b → ∞`, where the differences lost 8 digits and the
-    /// gradient drowned in rounding).
-    fn per_x_summed(&self, r: f64, ln_alpha: f64, a: f64, b: f64) -> Vec<[f64; 6]> {
+    /// (`lnΓ(s+x) - lnΓ(s) = Σ_{k<x} ln(s+k)`, `ψ(s+x) - ψ(s) = Σ 1/(s+k)`,
+    /// `ψ'(s+x) - ψ'(s) = -Σ 1/(s+k)²`), accumulated over the sorted x.
+    /// Unlike the differences of `lnΓ` and `ψ` they do not cancel when `a`
+    /// and `b` are large (a fit running to the boundary `a, b → ∞`, where
+    /// the differences lost 8 digits and the gradient drowned in rounding).
+    fn per_x_summed(&self, r: f64, ln_alpha: f64, a: f64, b: f64, order: Order) -> Vec<PerX> {
         // Running sums up to k: Σ ln(r+k), Σ ln((b+k)/(a+b+k)), Σ 1/(r+k),
-        // Σ 1/(a+b+k), Σ a/((b+k)(a+b+k)) = Σ 1/(b+k) - 1/(a+b+k).
+        // Σ 1/(a+b+k), Σ a/((b+k)(a+b+k)) = Σ 1/(b+k) - 1/(a+b+k), and for
+        // the Hessian Σ 1/(r+k)², Σ 1/(a+b+k)² and
+        // Σ 1/(a+b+k)² - 1/(b+k)² = -Σ a(a+2b+2k)/((b+k)²(a+b+k)²).
         let (mut l_r, mut l_bab, mut d_r, mut d_ab, mut d_bab) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let (mut h_r, mut h_ab, mut h_bab) = (0.0, 0.0, 0.0);
+        let hess = order >= Order::Hessian;
         let mut k = 0.0;
         self.xs
             .iter()
             .map(|&x| {
                 while k < x {
-                    l_r += (r + k).ln();
-                    l_bab -= (a / (b + k)).ln_1p();
-                    d_r += 1.0 / (r + k);
-                    d_ab += 1.0 / (a + b + k);
-                    d_bab += a / ((b + k) * (a + b + k));
+                    let (rk, bk, abk) = (r + k, b + k, a + b + k);
+                    l_r += rk.ln();
+                    l_bab -= (a / bk).ln_1p();
+                    d_r += 1.0 / rk;
+                    d_ab += 1.0 / abk;
+                    d_bab += a / (bk * abk);
+                    if hess {
+                        h_r += 1.0 / (rk * rk);
+                        h_ab += 1.0 / (abk * abk);
+                        h_bab += a * (a + 2.0 * bk) / ((bk * bk) * (abk * abk));
+                    }
                     k += 1.0;
                 }
                 let (lab, inv_bx) = if x > 0.0 {
@@ -740,14 +1041,17 @@ impl BgNbdData {
                 } else {
                     (0.0, 0.0)
                 };
-                [
-                    l_r + r * ln_alpha + l_bab,
+                PerX {
+                    a12: l_r + r * ln_alpha + l_bab,
                     lab,
-                    d_r + ln_alpha,
-                    -d_ab,
-                    d_bab,
                     inv_bx,
-                ]
+                    dr: d_r + ln_alpha,
+                    da: -d_ab,
+                    db: d_bab,
+                    hrr: -h_r,
+                    haa: h_ab,
+                    hbb: -h_bab,
+                }
             })
             .collect()
     }
@@ -755,13 +1059,35 @@ impl BgNbdData {
     /// Total log-likelihood and its gradient with respect to `(r, α, a, b)`,
     /// with times multiplied by `scale` (and `α` in scaled units).
     fn evaluate(&self, p: &[f64; 4], scale: f64, grad: bool) -> Option<(f64, [f64; 4])> {
+        let order = if grad { Order::Gradient } else { Order::Value };
+        self.derivatives(p, scale, order)
+            .map(|d| (d.value, d.gradient))
+    }
+
+    /// Total log-likelihood with its gradient and Hessian (as `order`
+    /// asks; the others are zero) with respect to `(r, α, a, b)`, with
+    /// times multiplied by `scale` (and `α` in scaled units).
+    fn derivatives(&self, p: &[f64; 4], scale: f64, order: Order) -> Option<Derivatives<4>> {
+        let threads = super::worker_threads(self.rows.len(), PARALLEL_ROWS);
+        self.derivatives_on(p, scale, order, threads)
+    }
+
+    /// [`BgNbdData::derivatives`] on `threads` threads (the result is the
+    /// same, bit for bit, for any number).
+    #[allow(clippy::needless_range_loop)] // matrix code reads best with indices
+    fn derivatives_on(
+        &self,
+        p: &[f64; 4],
+        scale: f64,
+        order: Order,
+        threads: usize,
+    ) -> Option<Derivatives<4>> {
         let [r, alpha, a, b] = *p;
         let ln_alpha = alpha.ln();
-        // Per distinct x: [A1 + A2, ln(a/(b+x-1)), dr, da, db, 1/(b+x-1)].
-        let per_x: Vec<[f64; 6]> = if self.xs.last().is_some_and(|&m| m <= MAX_SUMMED_X) {
-            self.per_x_summed(r, ln_alpha, a, b)
+        let per_x: Vec<PerX> = if self.xs.last().is_some_and(|&m| m <= MAX_SUMMED_X) {
+            self.per_x_summed(r, ln_alpha, a, b, order)
         } else {
-            self.per_x_gamma(r, ln_alpha, a, b, grad)
+            self.per_x_gamma(r, ln_alpha, a, b, order)
         };
         let logs = |v: &[f64]| -> Vec<(f64, f64)> {
             v.iter()
@@ -781,7 +1107,6 @@ impl BgNbdData {
         // near 1; a factor that is not a normal number is stored as NaN and
         // its rows take the direct formula.
         let c = 0.5 * (ln_alpha + (alpha + scale * self.max_age).ln());
-        let normal_or_nan = |v: f64| if v.is_normal() { v } else { f64::NAN };
         let v_tab: Vec<f64> = self
             .pairs
             .iter()
@@ -791,71 +1116,51 @@ impl BgNbdData {
                 normal_or_nan((-(r + x) * (l_tx - c)).exp())
             })
             .collect();
-        let mut ll = 0.0;
-        let mut g = [0.0; 4];
-        let mut group: Option<(u32, u32)> = None;
-        let mut u = f64::NAN;
-        for row in &self.rows {
-            let x = *self.xs.get(row.ix as usize)?;
-            let px = per_x.get(row.ix as usize)?;
-            let (l_t, inv_t) = *age_logs.get(row.it as usize)?;
-            let rx = r + x;
-            let a3 = -rx * l_t;
-            if x > 0.0 {
-                let (l_tx, inv_tx) = *rec_logs.get(row.itx as usize)?;
-                if group != Some((row.ix, row.it)) {
-                    group = Some((row.ix, row.it));
-                    u = normal_or_nan((px[1] + rx * (l_t - c)).exp());
-                }
-                let q = u * *v_tab.get(row.ixtx as usize)?;
-                // ln(e^A3 + e^A4) = A3 + ln(1 + q); w4 = share of the A4 term.
-                let (lse, w4) = if q.is_normal() {
-                    (a3 + q.ln_1p(), q / (1.0 + q))
-                } else {
-                    let a4 = px[1] - rx * l_tx;
-                    let d = a4 - a3;
-                    if d > 0.0 {
-                        let e = (-d).exp();
-                        (a4 + e.ln_1p(), 1.0 / (1.0 + e))
-                    } else {
-                        let e = d.exp();
-                        (a3 + e.ln_1p(), e / (1.0 + e))
-                    }
-                };
-                ll += row.w * (px[0] + lse);
-                if grad {
-                    let w3 = 1.0 - w4;
-                    g[0] += row.w * (px[2] - w3 * l_t - w4 * l_tx);
-                    g[1] += row.w * (r / alpha - rx * (w3 * inv_t + w4 * inv_tx));
-                    g[2] += row.w * (px[3] + w4 / a);
-                    g[3] += row.w * (px[4] - w4 * px[5]);
-                }
-            } else {
-                ll += row.w * (px[0] + a3);
-                if grad {
-                    g[0] += row.w * (px[2] - l_t);
-                    g[1] += row.w * (r / alpha - rx * inv_t);
-                    g[2] += row.w * px[3];
-                    g[3] += row.w * px[4];
-                }
+        let tables = Tables {
+            p: *p,
+            c,
+            xs: &self.xs,
+            per_x: &per_x,
+            age_logs: &age_logs,
+            rec_logs: &rec_logs,
+            v_tab: &v_tab,
+        };
+        let eval = |chunk: &[Row]| match order {
+            Order::Value => tables.chunk::<false, false>(chunk),
+            Order::Gradient => tables.chunk::<true, false>(chunk),
+            Order::Hessian => tables.chunk::<true, true>(chunk),
+        };
+        let chunks: Vec<&[Row]> = self.rows.chunks(CHUNK_ROWS).collect();
+        // The chunks' sums are added in chunk order whatever the threads.
+        let parts = super::map_in_order(&chunks, threads, |c| eval(c))?;
+        let mut total = Partial::default();
+        for part in parts {
+            total.add(&part?);
+        }
+        let Partial { ll, g, mut h } = total;
+        for i in 0..4 {
+            for j in 0..i {
+                h[i][j] = h[j][i];
             }
         }
-        if ll.is_finite() && g.iter().all(|v| v.is_finite()) {
-            Some((ll, g))
-        } else {
-            None
-        }
+        let finite = ll.is_finite()
+            && g.iter().all(|v| v.is_finite())
+            && h.iter().flatten().all(|v| v.is_finite());
+        finite.then_some(Derivatives {
+            value: ll,
+            gradient: g,
+            hessian: h,
+        })
     }
-
     /// Fits `(r, α, a, b)` by maximum likelihood.
     ///
     /// As in `lifetimes`, times are scaled so the largest age is 10 while
     /// fitting (the penalty, if any, applies to the scaled `α`), and the
-    /// search runs on log-parameters from `(1, 1, 1, 1)`. Standard errors
-    /// are the square roots of the diagonal of the inverse of the numerical
-    /// Hessian (central differences of the analytic gradient) of the total
-    /// negative log-likelihood; `None` if that Hessian is not positive
-    /// definite.
+    /// search runs on log-parameters from `(1, 1, 1, 1)` by Newton's method
+    /// with the analytic Hessian (see `optim::newton`). Standard errors are
+    /// the square roots of the diagonal of the inverse of the analytic
+    /// Hessian of the total negative log-likelihood at the optimum; `None`
+    /// if that Hessian is not positive definite.
     ///
     /// # Errors
     /// [`BtydError::FitFailed`] when the likelihood cannot be evaluated at
@@ -882,28 +1187,39 @@ impl BgNbdData {
         let lambda = options.penalizer();
         let objective = |theta: &[f64; 4]| {
             let p = theta.map(f64::exp);
-            let (ll, g) = self.evaluate(&p, scale, true)?;
-            let pen: f64 = p.iter().map(|v| v * v).sum();
-            let f = -ll / w + lambda * pen;
-            let gt: [f64; 4] = std::array::from_fn(|k| p[k] * (-g[k] / w + 2.0 * lambda * p[k]));
-            f.is_finite().then_some((f, gt))
+            let d = self.derivatives(&p, scale, Order::Hessian)?;
+            optim::log_objective(&d, &p, w, lambda)
         };
-        let Minimum {
-            theta,
-            iterations,
-            converged,
-            gradient_norm,
-        } = optim::bfgs(objective, [0.0; 4], options)?;
-        let [r, alpha_scaled, a, b] = theta.map(f64::exp);
+        let (
+            Minimum {
+                theta,
+                iterations,
+                converged,
+                gradient_norm,
+            },
+            at,
+        ) = optim::newton(objective, [0.0; 4], options)?;
+        let scaled = theta.map(f64::exp);
+        let [r, alpha_scaled, a, b] = scaled;
         let params =
             BgNbdParams::new(r, alpha_scaled / scale, a, b).map_err(|_| BtydError::FitFailed {
                 reason: "the optimum is not finite",
             })?;
-        let natural = [params.r, params.alpha, params.a, params.b];
-        let std_errors = optim::standard_errors(&natural, |p| {
-            self.evaluate(p, 1.0, true).map(|(_, g)| g.map(|v| -v))
+        // With times and α scaled by s the log-likelihood changes by
+        // -ln(s) Σ w x only (r ln(sα) - (r+x) ln(s(α+T)) = ... - x ln s),
+        // and the Hessian in (r, sα, a, b) is that in (r, α, a, b) with the
+        // α row and column divided by s: the errors of α scale back by 1/s.
+        let penalty: f64 = scaled.iter().map(|v| v * v).sum();
+        let sum_wx: f64 = self.rows().map(|(x, _, _, w)| w * x).sum();
+        let log_likelihood = finite(
+            "log-likelihood",
+            -(at.value - lambda * penalty) * w + scale.ln() * sum_wx,
+        )?;
+        let hessian = optim::natural_hessian(&at, &scaled, w, lambda);
+        let std_errors = optim::standard_errors_from_hessian(&hessian).map(|mut se| {
+            se[1] /= scale;
+            se
         });
-        let log_likelihood = self.log_likelihood(&params)?;
         Ok(BgNbdFit {
             params,
             std_errors,
@@ -1283,6 +1599,23 @@ mod tests {
             }
         }
 
+        /// The analytic Hessian equals central differences of the analytic
+        /// gradient (and the value and gradient of the Hessian evaluation
+        /// equal the gradient-only one's exactly).
+        #[test]
+        fn hessian_matches_differences_of_the_gradient(
+            rows in prop_oneof![pooled_rows(), integer_rows()],
+            r in 0.05f64..5.0,
+            alpha in 0.1f64..100.0,
+            a in 0.1f64..3.0,
+            b in 0.1f64..5.0,
+            scale in prop_oneof![Just(1.0), 0.01f64..2.0],
+        ) {
+            let data = BgNbdData::weighted(rows).unwrap();
+            let check = check_hessian(&data, &[r, alpha, a, b], scale, 1e-5);
+            prop_assert!(check.is_ok(), "{:?}", check);
+        }
+
         /// Batch predictions over the distinct rows equal the one-row
         /// functions exactly.
         #[test]
@@ -1313,6 +1646,168 @@ mod tests {
                 }
                 Err(_) => prop_assert!(one.iter().any(Result::is_err)),
             }
+        }
+    }
+
+    /// Checks the analytic Hessian of `data` at `p` against central
+    /// differences of the analytic gradient, entry by entry, to `tol`
+    /// relative to the entry's scale `sqrt(|H_ii H_kk|)` (at least `w / (p_i p_k)`
+    /// / 100).
+    fn check_hessian(data: &BgNbdData, p: &[f64; 4], scale: f64, tol: f64) -> Result<(), String> {
+        let Some(d) = data.derivatives(p, scale, Order::Hessian) else {
+            return Ok(());
+        };
+        let (ll, g) = data.evaluate(p, scale, true).ok_or("gradient")?;
+        if ll != d.value || g != d.gradient {
+            return Err(format!("value/gradient differ: {ll} {g:?} vs {d:?}"));
+        }
+        for k in 0..4 {
+            let h = 1e-5 * p[k];
+            let mut up = *p;
+            up[k] += h;
+            let mut dn = *p;
+            dn[k] -= h;
+            let (Some((_, gu)), Some((_, gd))) = (
+                data.evaluate(&up, scale, true),
+                data.evaluate(&dn, scale, true),
+            ) else {
+                continue;
+            };
+            for i in 0..4 {
+                let fd = (gu[i] - gd[i]) / (2.0 * h);
+                // Entries that cancel to ~0 (e.g. -r/α² + r/α² for one row
+                // with T = 0) are compared against the natural size of a
+                // second derivative, weight / (p_i p_k), instead.
+                let size = (d.hessian[i][i] * d.hessian[k][k]).abs().sqrt()
+                    + d.hessian[i][k].abs()
+                    + 1e-2 * data.total_weight() / (p[i] * p[k]);
+                if (fd - d.hessian[i][k]).abs() > tol * size.max(1e-300) {
+                    return Err(format!(
+                        "H[{i}][{k}] = {} vs differences {fd}",
+                        d.hessian[i][k]
+                    ));
+                }
+                if d.hessian[i][k] != d.hessian[k][i] {
+                    return Err(format!("H[{i}][{k}] not symmetric"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn hessian_matches_differences_for_huge_frequencies() {
+        // x above MAX_SUMMED_X takes the lnΓ/ψ/ψ' differences.
+        let data = BgNbdData::new([
+            (0.0, 0.0, 38.0),
+            (2.0, 30.4, 38.9),
+            (150_000.0, 30.0, 38.9),
+            (200_000.0, 35.0, 37.0),
+        ])
+        .unwrap();
+        check_hessian(&data, &[0.5, 3.0, 0.8, 2.5], 0.3, 1e-6).unwrap();
+        let data = BgNbdData::new([
+            (0.0, 0.0, 38.0),
+            (2.0, 30.4, 38.9),
+            (1.0, 1.7, 38.9),
+            (5.0, 35.0, 37.0),
+        ])
+        .unwrap();
+        check_hessian(&data, &[0.5, 3.0, 0.8, 2.5], 0.3, 1e-6).unwrap();
+    }
+
+    #[cfg(feature = "synth")]
+    #[test]
+    fn fit_reports_the_likelihood_and_errors_of_the_old_computation() {
+        // A fit's log-likelihood (from the scaled evaluation) equals the
+        // likelihood at the returned parameters, and its standard errors
+        // (analytic Hessian) equal those from central differences of the
+        // gradient, as computed before, to the differences' accuracy.
+        use rand::SeedableRng;
+        let truth = BgNbdParams::new(0.243, 30.9, 0.793, 2.426).unwrap();
+        let gg =
+            crate::metrics::btyd::gamma_gamma::GammaGammaParams::new(6.25, 3.74, 15.44).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let rows = crate::metrics::btyd::simulate::simulate_summaries(
+            &mut rng, &truth, &gg, 5000, 300.0, 546.0,
+        )
+        .unwrap();
+        let data = BgNbdData::new(rows.iter().map(|&(x, t_x, age, _)| (x, t_x, age))).unwrap();
+        let fit = data.fit(&FitOptions::default()).unwrap();
+        assert!(fit.report.converged && fit.report.gradient_norm <= 1e-8);
+        let p = fit.params;
+        let ll = data.log_likelihood(&p).unwrap();
+        assert!(
+            (fit.report.log_likelihood - ll).abs() <= 1e-12 * ll.abs(),
+            "{} vs {ll}",
+            fit.report.log_likelihood
+        );
+        let natural = [p.r(), p.alpha(), p.a(), p.b()];
+        let fd = crate::metrics::btyd::optim::tests::fd_standard_errors(&natural, |q| {
+            data.evaluate(q, 1.0, true).map(|(_, g)| g.map(|v| -v))
+        })
+        .unwrap();
+        let se = fit.std_errors.unwrap();
+        for k in 0..4 {
+            assert!(
+                (se[k] - fd[k]).abs() <= 1e-6 * fd[k],
+                "{k}: {} vs {}",
+                se[k],
+                fd[k]
+            );
+        }
+    }
+
+    #[test]
+    fn parallel_evaluation_equals_serial_bit_for_bit() {
+        // 80,000 distinct rows (more than PARALLEL_ROWS, 5 chunks): the
+        // chunks' sums are added in chunk order whatever the threads.
+        let rows = (0..80_000u32).map(|i| {
+            let age = f64::from(1 + i % 1000);
+            let x = f64::from(i / 1000 % 80);
+            let t_x = if x == 0.0 {
+                0.0
+            } else {
+                f64::from(1 + (i * 7919) % 1000).min(age)
+            };
+            (x, t_x, age, f64::from(1 + i % 3))
+        });
+        let data = BgNbdData::weighted(rows).unwrap();
+        assert!(data.distinct_rows() > PARALLEL_ROWS);
+        let p = [0.3, 40.0, 0.8, 2.5];
+        for order in [Order::Value, Order::Gradient, Order::Hessian] {
+            let serial = data.derivatives_on(&p, 0.01, order, 1).unwrap();
+            for threads in [2, 3, 8] {
+                assert_eq!(
+                    data.derivatives_on(&p, 0.01, order, threads).unwrap(),
+                    serial
+                );
+            }
+        }
+        let (ll, g) = reference_evaluate(&data, &p, 0.01, true).unwrap();
+        let d = data.derivatives_on(&p, 0.01, Order::Gradient, 2).unwrap();
+        let w = data.total_weight();
+        assert!((d.value - ll).abs() <= 1e-12 * (ll.abs() + w));
+        for (k, (new, old)) in d.gradient.iter().zip(g).enumerate() {
+            assert!((new - old).abs() <= 1e-12 * (old.abs() + w), "{k}");
+        }
+    }
+
+    #[test]
+    fn ln_1p_via_ln_is_within_a_few_ulps() {
+        let mut q = 1e-300;
+        while q < 1e300 {
+            for f in [1.0, 1.2345, 3.7, 7.1] {
+                let v = q * f;
+                let u = 1.0 + v;
+                let got = ln_1p_via_ln(v, u, 1.0 / u);
+                let want = v.ln_1p();
+                assert!(
+                    (got - want).abs() <= 4.0 * f64::EPSILON * want.abs(),
+                    "{v}: {got} vs {want}"
+                );
+            }
+            q *= 1.7;
         }
     }
 

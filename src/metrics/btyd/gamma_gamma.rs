@@ -8,13 +8,19 @@
 //! frequency: [`GammaGammaFit`] reports the correlation between the two so
 //! a caller can see when that assumption fails.
 
-use rust_decimal::prelude::ToPrimitive;
-
 use super::bgnbd::collapse;
-use super::optim::{self, FitOptions, FitReport, Minimum};
-use super::special::{digamma, ln_gamma};
+use super::optim::{self, Derivatives, FitOptions, FitReport, Minimum, Order};
+use super::sort;
+use super::special::{digamma, ln_gamma, trigamma};
 use super::summary::Summary;
 use super::{BtydError, finite, positive};
+
+/// Rows per chunk of a likelihood evaluation (see [`PARALLEL_ROWS`]).
+const CHUNK_ROWS: usize = 16_384;
+
+/// From this many distinct rows a likelihood evaluation sums its chunks
+/// on several threads.
+const PARALLEL_ROWS: usize = 65_536;
 
 /// Absolute frequency–monetary correlation from which
 /// [`GammaGammaFit::correlated`] is set: the independence assumption is then
@@ -176,7 +182,12 @@ impl GammaGammaData {
                 }
                 Some(positive("weight", w).map(|w| ((x.to_bits(), m.to_bits()), w)))
             });
-        let collapsed = collapse(repeat)?;
+        Self::from_collapsed(collapse(repeat)?)
+    }
+
+    /// The data from collapsed `((x, m) as f64 bits, weight)` rows of
+    /// repeat customers, sorted by `x`, then `m`.
+    fn from_collapsed(collapsed: Vec<((u64, u64), f64)>) -> Result<Self, BtydError> {
         if collapsed.is_empty() {
             return Err(BtydError::Empty {
                 what: "repeat customers",
@@ -214,16 +225,56 @@ impl GammaGammaData {
     /// As [`GammaGammaData::new`]; a monetary value beyond `f64` is
     /// [`BtydError::InvalidMonetaryValue`].
     pub fn from_summary<K>(summary: &Summary<K>) -> Result<Self, BtydError> {
-        Self::new(summary.customers().iter().map(|c| {
-            // Customers without repeat purchases are skipped unread: do not
-            // convert their monetary value.
-            let m = if c.frequency == 0 {
-                0.0
-            } else {
-                c.monetary_value.to_f64().unwrap_or(f64::NAN)
-            };
-            (f64::from(c.frequency), m)
-        }))
+        // (m as f64 bits, x) of the repeat customers, radix sorted by x,
+        // then m, equal neighbours counted: the rows, order and weights of
+        // `new`, without a hash map. Customers without repeat purchases are
+        // skipped unread: their monetary value is not converted.
+        let mut repeat: Vec<(u64, u32)> = Vec::new();
+        let (mut max_x, mut min_m, mut max_m) = (0, u64::MAX, 0);
+        for (index, c) in summary.customers().iter().enumerate() {
+            if c.frequency == 0 {
+                continue;
+            }
+            let m = sort::decimal_to_f64(&c.monetary_value);
+            if !(m.is_finite() && m > 0.0) {
+                return Err(BtydError::InvalidMonetaryValue { index, value: m });
+            }
+            let bits = m.to_bits();
+            max_x = max_x.max(c.frequency);
+            min_m = min_m.min(bits);
+            max_m = max_m.max(bits);
+            repeat.push((bits, c.frequency));
+        }
+        // Positive f64 bits sort like the numbers (the sign bit is 0).
+        // When x and the offset of m's bits from the smallest fit one u64
+        // (they do for money: m within a few binary orders of magnitude),
+        // sort that key once; else by m, then (stably) by x.
+        let wx = sort::bit_width(u64::from(max_x));
+        let wm = sort::bit_width(max_m.saturating_sub(min_m));
+        let collapsed: Vec<((u64, u64), f64)> = if wx + wm <= u64::BITS {
+            let mut keys: Vec<u64> = repeat
+                .iter()
+                .map(|&(m, x)| (u64::from(x) << wm) | (m - min_m))
+                .collect();
+            drop(repeat);
+            sort::radix_sort_by(&mut keys, wx + wm, |&k| k);
+            let low = (1u64 << wm) - 1;
+            sort::run_lengths(&keys)
+                .into_iter()
+                .map(|(k, n)| {
+                    let x = f64::from((k >> wm) as u32);
+                    ((x.to_bits(), (k & low) + min_m), n as f64)
+                })
+                .collect()
+        } else {
+            sort::radix_sort_by(&mut repeat, 63, |e| e.0);
+            sort::radix_sort_by(&mut repeat, wx, |e| u64::from(e.1));
+            sort::run_lengths(&repeat)
+                .into_iter()
+                .map(|((m, x), n)| ((f64::from(x).to_bits(), m), n as f64))
+                .collect()
+        };
+        Self::from_collapsed(collapsed)
     }
 
     /// Number of distinct `(x, m)` rows.
@@ -277,38 +328,116 @@ impl GammaGammaData {
     }
 
     fn evaluate(&self, params: &[f64; 3], grad: bool) -> Option<(f64, [f64; 3])> {
+        let order = if grad { Order::Gradient } else { Order::Value };
+        self.derivatives(params, order)
+            .map(|d| (d.value, d.gradient))
+    }
+
+    /// Total log-likelihood with its gradient and Hessian (as `order`
+    /// asks; the others are zero) with respect to `(p, q, v)`.
+    ///
+    /// Rows are sorted by `x`; per distinct `x` the rows contribute only
+    /// through `Σ w`, `Σ w ln m`, `Σ w ln(x m + v)`, `Σ w/(x m + v)` and
+    /// `Σ w/(x m + v)²`, so a row costs one `ln` and one division:
+    ///
+    /// `ll = W (lnΓ(px+q) - lnΓ(px) - lnΓ(q) + q ln v + px ln x)
+    ///      + (px - 1) Σ w ln m - (px + q) Σ w ln(xm + v)`.
+    fn derivatives(&self, params: &[f64; 3], order: Order) -> Option<Derivatives<3>> {
+        let threads = super::worker_threads(self.rows.len(), PARALLEL_ROWS);
+        self.derivatives_on(params, order, threads)
+    }
+
+    /// [`GammaGammaData::derivatives`] on `threads` threads (the result is
+    /// the same, bit for bit, for any number).
+    fn derivatives_on(
+        &self,
+        params: &[f64; 3],
+        order: Order,
+        threads: usize,
+    ) -> Option<Derivatives<3>> {
         let [p, q, v] = *params;
-        let (lg_q, dg_q, ln_v) = (ln_gamma(q), if grad { digamma(q) } else { 0.0 }, v.ln());
-        // Per distinct x: [lnΓ(px+q) - lnΓ(px), ψ(px+q), ψ(px), x, ln x].
-        let per_x: Vec<[f64; 5]> = self
-            .xs
-            .iter()
-            .map(|&x| {
-                let px = p * x;
-                let (d1, d2) = if grad {
-                    (digamma(px + q), digamma(px))
-                } else {
-                    (0.0, 0.0)
-                };
-                [ln_gamma(px + q) - ln_gamma(px), d1, d2, x, x.ln()]
-            })
-            .collect();
+        let grad = order >= Order::Gradient;
+        let hess = order >= Order::Hessian;
+        let (lg_q, ln_v) = (ln_gamma(q), v.ln());
+        let dg_q = if grad { digamma(q) } else { 0.0 };
+        let tg_q = if hess { trigamma(q) } else { 0.0 };
         let mut ll = 0.0;
         let mut g = [0.0; 3];
-        for row in &self.rows {
-            let px_row = per_x.get(row.ix as usize)?;
-            let [lg, d1, d2, x, ln_x] = *px_row;
+        let mut h = [[0.0; 3]; 3];
+        let mut flush = |ix: u32, s: &[f64; 5]| -> Option<()> {
+            let [w, s_lnm, s_z, s_iz, s_iz2] = *s;
+            let x = *self.xs.get(ix as usize)?;
             let px = p * x;
-            let ln_xmv = (row.xm + v).ln();
-            ll += row.w
-                * (lg - lg_q + q * ln_v + (px - 1.0) * row.ln_m + px * ln_x - (px + q) * ln_xmv);
+            let ln_x = x.ln();
+            let lg = ln_gamma(px + q) - ln_gamma(px);
+            ll += w * (lg - lg_q + q * ln_v + px * ln_x) + (px - 1.0) * s_lnm - (px + q) * s_z;
             if grad {
-                g[0] += row.w * x * (d1 - d2 + row.ln_m + ln_x - ln_xmv);
-                g[1] += row.w * (d1 - dg_q + ln_v - ln_xmv);
-                g[2] += row.w * (q / v - (px + q) / (row.xm + v));
+                let (d1, d2) = (digamma(px + q), digamma(px));
+                g[0] += x * (w * (d1 - d2 + ln_x) + s_lnm - s_z);
+                g[1] += w * (d1 - dg_q + ln_v) - s_z;
+                g[2] += w * q / v - (px + q) * s_iz;
+            }
+            if hess {
+                let (t1, t2) = (trigamma(px + q), trigamma(px));
+                h[0][0] += x * x * w * (t1 - t2);
+                h[0][1] += x * w * t1;
+                h[0][2] -= x * s_iz;
+                h[1][1] += w * (t1 - tg_q);
+                h[1][2] += w / v - s_iz;
+                h[2][2] += -w * q / (v * v) + (px + q) * s_iz2;
+            }
+            Some(())
+        };
+        // Per-x row sums by chunk (in parallel for large data), merged in
+        // chunk order, then one flush per x: the same for any threads.
+        let row_sums = |rows: &&[Row]| -> Vec<(u32, [f64; 5])> {
+            let mut out: Vec<(u32, [f64; 5])> = Vec::new();
+            for row in rows.iter() {
+                if out.last().map(|g| g.0) != Some(row.ix) {
+                    out.push((row.ix, [0.0; 5]));
+                }
+                if let Some((_, sums)) = out.last_mut() {
+                    let w = row.w;
+                    let xmv = row.xm + v;
+                    sums[0] += w;
+                    sums[1] += w * row.ln_m;
+                    sums[2] += w * xmv.ln();
+                    if grad {
+                        let iz = 1.0 / xmv;
+                        sums[3] += w * iz;
+                        sums[4] += w * iz * iz;
+                    }
+                }
+            }
+            out
+        };
+        let chunks: Vec<&[Row]> = self.rows.chunks(CHUNK_ROWS).collect();
+        let parts = super::map_in_order(&chunks, threads, row_sums)?;
+        let mut groups: Vec<(u32, [f64; 5])> = Vec::new();
+        for (ix, sums) in parts.into_iter().flatten() {
+            match groups.last_mut() {
+                Some((last, acc)) if *last == ix => {
+                    for (a, s) in acc.iter_mut().zip(sums) {
+                        *a += s;
+                    }
+                }
+                _ => groups.push((ix, sums)),
             }
         }
-        (ll.is_finite() && g.iter().all(|v| v.is_finite())).then_some((ll, g))
+        for (ix, sums) in &groups {
+            flush(*ix, sums)?;
+        }
+        h[1][0] = h[0][1];
+        h[2][0] = h[0][2];
+        h[2][1] = h[1][2];
+        let finite = ll.is_finite()
+            && g.iter().all(|v| v.is_finite())
+            && h.iter().flatten().all(|v| v.is_finite());
+        finite.then_some(Derivatives {
+            value: ll,
+            gradient: g,
+            hessian: h,
+        })
     }
 
     /// Fits `(p, q, v)` by maximum likelihood on log-parameters, starting
@@ -335,27 +464,28 @@ impl GammaGammaData {
         let mean_m = self.rows().map(|r| r.1 * r.2).sum::<f64>() / w;
         let objective = |theta: &[f64; 3]| {
             let p = theta.map(f64::exp);
-            let (ll, g) = self.evaluate(&p, true)?;
-            let pen: f64 = p.iter().map(|v| v * v).sum();
-            let f = -ll / w + lambda * pen;
-            let gt: [f64; 3] = std::array::from_fn(|k| p[k] * (-g[k] / w + 2.0 * lambda * p[k]));
-            f.is_finite().then_some((f, gt))
+            let d = self.derivatives(&p, Order::Hessian)?;
+            optim::log_objective(&d, &p, w, lambda)
         };
         let start = [0.0, 0.0, mean_m.max(1e-12).ln()];
-        let Minimum {
-            theta,
-            iterations,
-            converged,
-            gradient_norm,
-        } = optim::bfgs(objective, start, options)?;
-        let [p, q, v] = theta.map(f64::exp);
+        let (
+            Minimum {
+                theta,
+                iterations,
+                converged,
+                gradient_norm,
+            },
+            at,
+        ) = optim::newton(objective, start, options)?;
+        let natural = theta.map(f64::exp);
+        let [p, q, v] = natural;
         let params = GammaGammaParams::new(p, q, v).map_err(|_| BtydError::FitFailed {
             reason: "the optimum is not finite",
         })?;
-        let std_errors = optim::standard_errors(&[p, q, v], |x| {
-            self.evaluate(x, true).map(|(_, g)| g.map(|v| -v))
-        });
-        let log_likelihood = self.log_likelihood(&params)?;
+        let std_errors =
+            optim::standard_errors_from_hessian(&optim::natural_hessian(&at, &natural, w, lambda));
+        let penalty: f64 = natural.iter().map(|v| v * v).sum();
+        let log_likelihood = finite("log-likelihood", -(at.value - lambda * penalty) * w)?;
         let correlation = self.correlation;
         Ok(GammaGammaFit {
             params,
@@ -417,9 +547,97 @@ mod tests {
         }
     }
 
+    /// The analytic Hessian against central differences of the analytic
+    /// gradient, relative to each entry's scale `sqrt(|H_ii H_kk|)` (at least
+    /// `w / (p_i p_k)` / 100).
+    fn check_hessian(data: &GammaGammaData, p: &[f64; 3], tol: f64) -> Result<(), String> {
+        let d = data.derivatives(p, Order::Hessian).ok_or("not finite")?;
+        let (ll, g) = data.evaluate(p, true).ok_or("gradient")?;
+        if ll != d.value || g != d.gradient {
+            return Err(format!("value/gradient differ: {ll} {g:?} vs {d:?}"));
+        }
+        for k in 0..3 {
+            let h = 1e-5 * p[k];
+            let mut up = *p;
+            up[k] += h;
+            let mut dn = *p;
+            dn[k] -= h;
+            let gu = data.evaluate(&up, true).ok_or("up")?.1;
+            let gd = data.evaluate(&dn, true).ok_or("down")?.1;
+            for i in 0..3 {
+                let fd = (gu[i] - gd[i]) / (2.0 * h);
+                // Entries that cancel to ~0 (e.g. -r/α² + r/α² for one row
+                // with T = 0) are compared against the natural size of a
+                // second derivative, weight / (p_i p_k), instead.
+                let size = (d.hessian[i][i] * d.hessian[k][k]).abs().sqrt()
+                    + d.hessian[i][k].abs()
+                    + 1e-2 * data.total_weight() / (p[i] * p[k]);
+                if (fd - d.hessian[i][k]).abs() > tol * size {
+                    return Err(format!(
+                        "H[{i}][{k}] = {} vs differences {fd}",
+                        d.hessian[i][k]
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "synth")]
+    #[test]
+    fn fit_reports_the_likelihood_and_errors_of_the_old_computation() {
+        // As for the BG/NBD fit: the reported log-likelihood is the
+        // likelihood at the returned parameters; the standard errors from
+        // the analytic Hessian equal those from central differences.
+        use rand::SeedableRng;
+        let bg = crate::metrics::btyd::bgnbd::BgNbdParams::new(0.243, 30.9, 0.793, 2.426).unwrap();
+        let truth = GammaGammaParams::new(6.25, 3.74, 15.44).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let rows = crate::metrics::btyd::simulate::simulate_summaries(
+            &mut rng, &bg, &truth, 5000, 300.0, 546.0,
+        )
+        .unwrap();
+        let data = GammaGammaData::new(rows.iter().map(|&(x, _, _, m)| (x, m))).unwrap();
+        let fit = data.fit(&FitOptions::default()).unwrap();
+        assert!(fit.report.converged && fit.report.gradient_norm <= 1e-8);
+        let p = fit.params;
+        let ll = data.log_likelihood(&p).unwrap();
+        assert!((fit.report.log_likelihood - ll).abs() <= 1e-12 * ll.abs());
+        let natural = [p.p(), p.q(), p.v()];
+        let fd = crate::metrics::btyd::optim::tests::fd_standard_errors(&natural, |x| {
+            data.evaluate(x, true).map(|(_, g)| g.map(|v| -v))
+        })
+        .unwrap();
+        let se = fit.std_errors.unwrap();
+        for k in 0..3 {
+            assert!(
+                (se[k] - fd[k]).abs() <= 1e-6 * fd[k],
+                "{k}: {} vs {}",
+                se[k],
+                fd[k]
+            );
+        }
+    }
+
     use proptest::prelude::*;
 
     proptest! {
+        /// The analytic Hessian equals central differences of the gradient.
+        #[test]
+        fn hessian_matches_differences_of_the_gradient(
+            rows in proptest::collection::vec((1u32..60, 0.5f64..500.0, 1u32..4), 1..80),
+            p in 0.05f64..20.0,
+            q in 0.05f64..20.0,
+            v in 0.05f64..200.0,
+        ) {
+            let data = GammaGammaData::weighted(
+                rows.into_iter().map(|(x, m, w)| (f64::from(x), m, f64::from(w))),
+            )
+            .unwrap();
+            let check = check_hessian(&data, &[p, q, v], 1e-5);
+            prop_assert!(check.is_ok(), "{:?}", check);
+        }
+
         /// The hash-map collapse gives the rows, order and weights of the
         /// sort-based one it replaced (sort all `(x, m)` bits, add equal
         /// neighbours), skipping `x = 0`; whole weights keep sums exact.
@@ -463,6 +681,38 @@ mod tests {
                 Err(e) => prop_assert!(false, "{e}"),
             }
         }
+    }
+
+    #[test]
+    fn parallel_evaluation_equals_serial_bit_for_bit() {
+        // 80,000 distinct rows (5 chunks, x groups split across chunks).
+        let rows = (0..80_000u32).map(|i| {
+            (
+                f64::from(1 + i / 2000),
+                5.0 + f64::from(i % 2000) * 0.37,
+                f64::from(1 + i % 3),
+            )
+        });
+        let data = GammaGammaData::weighted(rows).unwrap();
+        assert!(data.distinct_rows() > PARALLEL_ROWS);
+        let p = [6.0, 3.7, 15.0];
+        for order in [Order::Value, Order::Gradient, Order::Hessian] {
+            let serial = data.derivatives_on(&p, order, 1).unwrap();
+            for threads in [2, 3, 8] {
+                assert_eq!(data.derivatives_on(&p, order, threads).unwrap(), serial);
+            }
+        }
+        // and the total equals the per-customer log-likelihood summed
+        let params = GammaGammaParams::new(6.0, 3.7, 15.0).unwrap();
+        let direct: f64 = data
+            .rows()
+            .map(|(x, m, w)| w * params.log_likelihood(x, m).unwrap())
+            .sum();
+        let ll = data.derivatives_on(&p, Order::Value, 2).unwrap().value;
+        assert!(
+            (ll - direct).abs() <= 1e-12 * direct.abs(),
+            "{ll} vs {direct}"
+        );
     }
 
     #[test]

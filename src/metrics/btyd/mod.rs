@@ -56,6 +56,7 @@ pub mod gamma_gamma;
 mod optim;
 #[cfg(feature = "synth")]
 pub mod simulate;
+mod sort;
 pub mod special;
 pub mod summary;
 
@@ -165,6 +166,102 @@ pub enum BtydError {
     },
 }
 
+/// The number of threads to split `work` items over: 1 below `threshold`,
+/// else the machine's parallelism (at most 8).
+pub(crate) fn worker_threads(work: usize, threshold: usize) -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    if work < threshold {
+        return 1;
+    }
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)))
+}
+
+/// `f` of every item, in order, computed on up to `threads` threads (this
+/// one included) over contiguous runs of items; `None` if a worker
+/// panicked. The results do not depend on the number of threads.
+pub(crate) fn map_in_order<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Option<Vec<R>> {
+    if threads < 2 || items.len() < 2 {
+        return Some(items.iter().map(&f).collect());
+    }
+    let per_thread = items.len().div_ceil(threads);
+    let mut runs = items.chunks(per_thread);
+    let first = runs.next().unwrap_or_default();
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .map(|run| scope.spawn(move || run.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        // This thread takes the first run.
+        let mut out: Vec<R> = first.iter().map(f).collect();
+        for h in handles {
+            out.extend(h.join().ok()?);
+        }
+        Some(out)
+    })
+}
+
+/// From this many customers [`collapse_summary`] builds the two data sets
+/// on two threads.
+const PARALLEL_CUSTOMERS: usize = 100_000;
+
+/// Both models' inputs from one summary: the BG/NBD `(x, t_x, T)` rows
+/// ([`BgNbdData::from_summary`](bgnbd::BgNbdData::from_summary)) and the
+/// Gamma-Gamma `(x, m)` rows of the repeat customers
+/// ([`GammaGammaData::from_summary`](gamma_gamma::GammaGammaData::from_summary)),
+/// equal to those two constructors' results. From 100,000 customers the two
+/// collapses run on two threads.
+///
+/// # Errors
+/// As the two constructors: [`BtydError::Empty`] for a summary without
+/// customers or without repeat customers,
+/// [`BtydError::InvalidMonetaryValue`] for a repeat customer's value that
+/// is not a positive `f64`.
+///
+/// # Example
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use crmkit::metrics::btyd::collapse_summary;
+/// use crmkit::metrics::btyd::summary::{summarize, SummaryOptions};
+/// use rust_decimal::Decimal;
+///
+/// let day = |d: u32| Utc.with_ymd_and_hms(2024, 1, d, 12, 0, 0).unwrap();
+/// let transactions = vec![
+///     ("ann", day(1), Decimal::new(2000, 2)),
+///     ("ann", day(5), Decimal::new(3000, 2)),
+///     ("bob", day(3), Decimal::new(1000, 2)),
+/// ];
+/// let options = SummaryOptions::daily(Utc.with_ymd_and_hms(2024, 1, 11, 0, 0, 0).unwrap());
+/// let summary = summarize(transactions, &options)?;
+/// let (bg, gg) = collapse_summary(&summary)?;
+/// assert_eq!((bg.total_weight(), gg.total_weight()), (2.0, 1.0));
+/// Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn collapse_summary<K: Sync>(
+    summary: &summary::Summary<K>,
+) -> Result<(bgnbd::BgNbdData, gamma_gamma::GammaGammaData), BtydError> {
+    use bgnbd::BgNbdData;
+    use gamma_gamma::GammaGammaData;
+    if worker_threads(summary.customers().len(), PARALLEL_CUSTOMERS) < 2 {
+        return Ok((
+            BgNbdData::from_summary(summary)?,
+            GammaGammaData::from_summary(summary)?,
+        ));
+    }
+    let (bg, gg) = std::thread::scope(|scope| {
+        let gg = scope.spawn(|| GammaGammaData::from_summary(summary));
+        let bg = BgNbdData::from_summary(summary);
+        let gg = gg
+            .join()
+            .unwrap_or_else(|_| GammaGammaData::from_summary(summary));
+        (bg, gg)
+    });
+    Ok((bg?, gg?))
+}
+
 /// Checks that a value is finite and strictly positive.
 pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64, BtydError> {
     if value.is_finite() && value > 0.0 {
@@ -202,5 +299,108 @@ pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64, BtydError> {
             value,
             range: "finite (the evaluation overflowed)",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bgnbd::BgNbdData;
+    use super::gamma_gamma::GammaGammaData;
+    use super::summary::{Summary, SummaryOptions, summarize};
+    use super::*;
+    use chrono::{TimeDelta, TimeZone, Utc};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+    use rust_decimal::prelude::ToPrimitive;
+
+    type Rows4 = Vec<[u64; 4]>;
+    type Rows3 = Vec<[u64; 3]>;
+
+    fn bits(bg: &BgNbdData, gg: &GammaGammaData) -> (Rows4, Rows3) {
+        (
+            bg.rows()
+                .map(|r| [r.0, r.1, r.2, r.3].map(f64::to_bits))
+                .collect(),
+            gg.rows()
+                .map(|r| [r.0, r.1, r.2].map(f64::to_bits))
+                .collect(),
+        )
+    }
+
+    /// The summary's rows through the general constructors (f64 rows,
+    /// hash-map collapse, the library's Decimal conversion).
+    fn general(summary: &Summary<u32>) -> (BgNbdData, Result<GammaGammaData, BtydError>) {
+        let c = summary.customers();
+        let bg = BgNbdData::new(c.iter().map(|c| {
+            (
+                f64::from(c.frequency),
+                f64::from(c.recency),
+                f64::from(c.age),
+            )
+        }))
+        .unwrap();
+        let gg = GammaGammaData::new(c.iter().map(|c| {
+            (
+                f64::from(c.frequency),
+                c.monetary_value.to_f64().unwrap_or(f64::NAN),
+            )
+        }));
+        (bg, gg)
+    }
+
+    fn summary_of(tx: Vec<(u32, i64, i64)>) -> Summary<u32> {
+        let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let end = start + TimeDelta::days(400);
+        let tx = tx.into_iter().map(|(k, minutes, cents)| {
+            (
+                k,
+                start + TimeDelta::minutes(minutes),
+                Decimal::new(cents, 2),
+            )
+        });
+        summarize(tx, &SummaryOptions::daily(end)).unwrap()
+    }
+
+    proptest! {
+        /// The summary fast paths (packed radix collapses, fast Decimal
+        /// conversion) and `collapse_summary` give the rows, order and
+        /// weights of the general constructors, bit for bit.
+        #[test]
+        fn summary_collapses_equal_the_general_constructors(
+            tx in proptest::collection::vec((0u32..60, 0i64..500_000, 1i64..100_000), 1..300)
+        ) {
+            let summary = summary_of(tx);
+            let (bg0, gg0) = general(&summary);
+            let bg = BgNbdData::from_summary(&summary).unwrap();
+            match (GammaGammaData::from_summary(&summary), gg0) {
+                (Ok(gg), Ok(gg0)) => {
+                    prop_assert_eq!(bits(&bg, &gg), bits(&bg0, &gg0));
+                    let (bg2, gg2) = collapse_summary(&summary).unwrap();
+                    prop_assert_eq!(bits(&bg2, &gg2), bits(&bg0, &gg0));
+                }
+                (Err(e), Err(e0)) => {
+                    prop_assert_eq!(&e, &e0);
+                    prop_assert_eq!(collapse_summary(&summary).err(), Some(e0));
+                }
+                (a, b) => prop_assert!(false, "{:?} vs {:?}", a.err(), b.err()),
+            }
+        }
+    }
+
+    #[test]
+    fn collapse_summary_on_two_threads_equals_the_constructors() {
+        // 120,000 customers: above PARALLEL_CUSTOMERS.
+        let tx = (0..240_000u32)
+            .map(|i| {
+                let k = i % 120_000;
+                let minutes = i64::from((k * 7919 + i / 120_000 * 104_729) % 570_000);
+                (k, minutes, 100 + i64::from(i % 9_973))
+            })
+            .collect();
+        let summary = summary_of(tx);
+        assert!(summary.customers().len() >= PARALLEL_CUSTOMERS);
+        let (bg0, gg0) = general(&summary);
+        let (bg, gg) = collapse_summary(&summary).unwrap();
+        assert_eq!(bits(&bg, &gg), bits(&bg0, &gg0.unwrap()));
     }
 }
