@@ -170,7 +170,7 @@ pub fn discounted_expected_purchases(
 ) -> Result<f64, BtydError> {
     check_observation(0, x, t_x, age)?;
     let per_alive = discounted_brackets(bgnbd, &horizons(options), x, age, options)?;
-    scaled_by_alive(bgnbd, x, t_x, age, per_alive)
+    scaled_by_alive(bgnbd, (x, t_x, age), bgnbd.ln_dropout_odds(x), per_alive)
 }
 
 /// The monthly horizons `f, 2f, …, H f` in periods.
@@ -203,18 +203,21 @@ fn discounted_brackets(
     finite("discounted expected purchases", total)
 }
 
-/// The purchase part of a customer's CLV from their [`discounted_brackets`].
+/// The purchase part of a customer's CLV from their [`discounted_brackets`]
+/// and `ln(a / (b + x - 1))` ([`BgNbdParams::ln_dropout_odds`], unused
+/// for `x = 0`).
 fn scaled_by_alive(
     bgnbd: &BgNbdParams,
-    x: f64,
-    t_x: f64,
-    age: f64,
+    (x, t_x, age): (f64, f64, f64),
+    ln_dropout_odds: f64,
     per_alive: f64,
 ) -> Result<f64, BtydError> {
-    finite(
-        "discounted expected purchases",
-        bgnbd.alive(x, t_x, age) * per_alive,
-    )
+    let alive = if x == 0.0 {
+        1.0
+    } else {
+        bgnbd.alive_given(x, t_x, age, ln_dropout_odds)
+    };
+    finite("discounted expected purchases", alive * per_alive)
 }
 
 /// Customers from which [`lifetime_values`] uses two threads.
@@ -287,7 +290,7 @@ impl Models<'_> {
         // customer with repeat purchases, which costs about what a lookup
         // in a map of the distinct (x, t_x, T) did (a cache miss), since
         // most customers with repeat purchases have a row of their own.
-        let mut per_alive: FastMap<u64, f64> = fast_map();
+        let mut per_alive: FastMap<u64, (f64, f64)> = fast_map();
         let mut values = Vec::with_capacity(customers.len());
         for (i, c) in customers.iter().enumerate() {
             let (x, t_x, age) = (
@@ -297,15 +300,16 @@ impl Models<'_> {
             );
             check_observation(offset + i, x, t_x, age)?;
             let xt = (u64::from(c.frequency) << 32) | u64::from(c.age);
-            let d = match per_alive.get(&xt) {
-                Some(&d) => d,
+            let (d, ln_odds) = match per_alive.get(&xt) {
+                Some(&v) => v,
                 None => {
                     let d = discounted_brackets(self.bgnbd, &self.horizons, x, age, self.options)?;
-                    let _ = per_alive.insert(xt, d);
-                    d
+                    let v = (d, self.bgnbd.ln_dropout_odds(x));
+                    let _ = per_alive.insert(xt, v);
+                    v
                 }
             };
-            let part = scaled_by_alive(self.bgnbd, x, t_x, age, d)?;
+            let part = scaled_by_alive(self.bgnbd, (x, t_x, age), ln_odds, d)?;
             // Without repeat purchases the spend model ignores `m` (and the
             // summary's value is zero): skip the conversion.
             let m = if c.frequency == 0 {

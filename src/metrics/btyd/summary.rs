@@ -486,9 +486,9 @@ struct PeriodClock {
     period_ms: i64,
     /// The period in whole days, when it is a whole number of days.
     period_days: Option<i64>,
-    year: i32,
-    /// Days from 1970-01-01 to January 1 of `year`.
-    year_start: i64,
+    /// The last two years seen (a customer's purchases often alternate
+    /// between two), each with the days from 1970-01-01 to its January 1.
+    years: [(i32, i64); 2],
 }
 
 impl PeriodClock {
@@ -498,8 +498,7 @@ impl PeriodClock {
             period,
             period_ms,
             period_days: (period_ms % DAY_MS == 0).then_some(period_ms / DAY_MS),
-            year: 1970,
-            year_start: 0,
+            years: [(1970, 0), (1970, 0)],
         }
     }
 
@@ -513,12 +512,20 @@ impl PeriodClock {
         }
         let date = naive.date();
         let year = date.year();
-        if year != self.year {
-            self.year = year;
-            self.year_start = days_to_year(year);
-        }
+        let year_start = match self.years {
+            [(y, start), _] if y == year => start,
+            [last, (y, start)] if y == year => {
+                self.years = [(y, start), last];
+                start
+            }
+            [last, _] => {
+                let start = days_to_year(year);
+                self.years = [(year, start), last];
+                start
+            }
+        };
         // Days since the anchor (1970-01-05).
-        let days = self.year_start + i64::from(date.ordinal0()) - 4;
+        let days = year_start + i64::from(date.ordinal0()) - 4;
         match self.period_days {
             // Periods of whole days start at midnight: the time of day
             // does not matter.
