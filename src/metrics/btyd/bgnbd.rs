@@ -379,6 +379,11 @@ pub(crate) fn collapse<K: Copy + Ord + std::hash::Hash>(
 /// Distinct rows from which the batch predictions use two threads.
 const PARALLEL_PREDICTION_ROWS: usize = 1 << 15;
 
+/// Whether this process may run on at least two cores.
+pub(crate) fn two_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+}
+
 /// Largest frequency for which the per-x terms of the likelihood are
 /// computed as finite sums (see `BgNbdData::per_x_summed`).
 const MAX_SUMMED_X: f64 = 100_000.0;
@@ -660,8 +665,8 @@ impl BgNbdData {
         &self,
         per_rows: impl Fn(&[Row]) -> Result<Vec<f64>, E> + Sync,
     ) -> Result<Vec<f64>, E> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if threads < 2 || self.rows.len() < PARALLEL_PREDICTION_ROWS {
+        // (`available_parallelism` reads cgroup files: ask only when large.)
+        if self.rows.len() < PARALLEL_PREDICTION_ROWS || !two_cores() {
             return per_rows(&self.rows);
         }
         let (left, right) = self.rows.split_at(self.rows.len() / 2);

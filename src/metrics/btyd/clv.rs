@@ -13,7 +13,7 @@
 
 use rust_decimal::prelude::ToPrimitive;
 
-use super::bgnbd::{BgNbdParams, FastMap, check_observation, fast_map};
+use super::bgnbd::{BgNbdParams, FastMap, check_observation, fast_map, two_cores};
 use super::gamma_gamma::GammaGammaParams;
 use super::summary::{CustomerSummary, Summary};
 use super::{BtydError, finite, non_negative, positive};
@@ -250,8 +250,7 @@ pub fn lifetime_values<K: Sync>(
         options,
         horizons: horizons(options),
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || customers.len() < PARALLEL_CUSTOMERS {
+    if customers.len() < PARALLEL_CUSTOMERS || !two_cores() {
         return models.values(customers, 0);
     }
     let (left, right) = customers.split_at(customers.len() / 2);

@@ -303,8 +303,7 @@ pub fn summarize_slice<K: Ord + Clone + Send + Sync>(
     transactions: &[(K, DateTime<Utc>, Decimal)],
     options: &SummaryOptions,
 ) -> Result<Summary<K>, BtydError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let fast = if threads >= 2 && transactions.len() >= PARALLEL_ROWS {
+    let fast = if transactions.len() >= PARALLEL_ROWS && super::bgnbd::two_cores() {
         summarize_halves(transactions, options)
     } else {
         run_slice(transactions, options, transactions.len())
