@@ -267,6 +267,10 @@ pub fn summarize<K: Ord>(
     })
 }
 
+/// Most customers [`run`] reserves room for before it has seen them (the
+/// reservation is sized by rows, which can be many per customer).
+const MAX_RESERVED_CUSTOMERS: usize = 1 << 21;
+
 /// Row count from which [`summarize_slice`] uses two threads.
 const PARALLEL_ROWS: usize = 1 << 17;
 
@@ -379,8 +383,10 @@ enum Stop {
 /// transactions at or after the observation end are counted and skipped,
 /// every other row extends its customer's [`OpenCustomer`]. `key` turns a
 /// row's key into the summary's. The customers are collected in a vector
-/// of `capacity` (at most one per row: reserved address space, of which
-/// only the part used is touched), shrunk to fit by the caller.
+/// reserved for `capacity` of them (at most one per row), up to
+/// [`MAX_RESERVED_CUSTOMERS`]: address space of which only the part used
+/// is touched, so the vector is not moved as it grows; the caller shrinks
+/// it to fit.
 fn run<Q: Ord, K>(
     rows: impl Iterator<Item = (Q, DateTime<Utc>, Decimal)>,
     options: &SummaryOptions,
@@ -389,7 +395,7 @@ fn run<Q: Ord, K>(
 ) -> Result<Run<K>, Stop> {
     let end = options.end_index();
     let mut clock = PeriodClock::new(options.period);
-    let mut customers = Vec::with_capacity(capacity);
+    let mut customers = Vec::with_capacity(capacity.min(MAX_RESERVED_CUSTOMERS));
     let mut excluded = 0;
     let mut open: Option<OpenCustomer<Q>> = None;
     for (k, at, amount) in rows {
