@@ -254,6 +254,14 @@ impl BgNbdParams {
     }
 }
 
+/// Distinct rows from which the batch predictions use two threads.
+const PARALLEL_PREDICTION_ROWS: usize = 1 << 15;
+
+/// Whether this process may run on at least two cores.
+pub(crate) fn two_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+}
+
 /// Checks one `(x, t_x, T)` observation.
 pub(crate) fn check_observation(index: usize, x: f64, t_x: f64, age: f64) -> Result<(), BtydError> {
     let bad = |reason| {
@@ -374,14 +382,6 @@ pub(crate) fn collapse<K: Copy + Ord + std::hash::Hash>(
     let mut collapsed: Vec<(K, f64)> = weights.into_iter().collect();
     collapsed.sort_unstable_by_key(|l| l.0);
     Ok(collapsed)
-}
-
-/// Distinct rows from which the batch predictions use two threads.
-const PARALLEL_PREDICTION_ROWS: usize = 1 << 15;
-
-/// Whether this process may run on at least two cores.
-pub(crate) fn two_cores() -> bool {
-    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
 /// Largest frequency for which the per-x terms of the likelihood are
