@@ -57,22 +57,18 @@ fn cpu_now() -> f64 {
         .map_or(0.0, |ns| ns * 1e-9)
 }
 
-/// This process's CPU time in seconds, all threads, finished ones
-/// included (Linux, 10 ms ticks; 0 elsewhere).
+/// This process's CPU time in seconds, all threads (including finished
+/// ones), from `/proc/self/stat` (Linux; 0 elsewhere): clock ticks of
+/// 10 ms, so only meaningful summed over runs.
 fn process_cpu_now() -> f64 {
     std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|s| {
-            // Fields after the command name: utime and stime are the 12th
-            // and 13th.
-            let rest = s.rsplit(')').next()?.to_owned();
-            let f: Vec<f64> = rest
-                .split_whitespace()
-                .skip(11)
-                .take(2)
-                .filter_map(|v| v.parse().ok())
-                .collect();
-            Some(f.iter().sum::<f64>() / 100.0)
+            // Fields after the parenthesised command: utime is the 12th, stime the 13th.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
         })
         .unwrap_or(0.0)
 }
