@@ -18,7 +18,7 @@ use crmkit::metrics::btyd::bgnbd::{BgNbdData, BgNbdParams};
 use crmkit::metrics::btyd::clv::{ClvOptions, lifetime_values};
 use crmkit::metrics::btyd::gamma_gamma::{GammaGammaData, GammaGammaParams};
 use crmkit::metrics::btyd::simulate::simulate_transactions;
-use crmkit::metrics::btyd::summary::{Summary, SummaryOptions, summarize};
+use crmkit::metrics::btyd::summary::{Summary, SummaryOptions, summarize_slice};
 use rand::SeedableRng;
 use rust_decimal::Decimal;
 
@@ -82,7 +82,7 @@ fn w3(c: &mut Criterion) {
     for n in [2_357u64, 1_000_000] {
         let (tx, end) = transactions(n);
         let options = SummaryOptions::daily(end);
-        let summary = summarize(tx.iter().cloned(), &options).expect("summary");
+        let summary = summarize_slice(&tx, &options).expect("summary");
         let (data, bg, gg) = fit(&summary);
         let mut group = c.benchmark_group("w3_predictive");
         if n > 100_000 {
@@ -92,7 +92,7 @@ fn w3(c: &mut Criterion) {
                 .measurement_time(Duration::from_secs(10));
         }
         let _ = group.bench_with_input(BenchmarkId::new("summary", n), &tx, |b, tx| {
-            b.iter(|| summarize(black_box(tx).iter().cloned(), &options).expect("summary"))
+            b.iter(|| summarize_slice(black_box(tx), &options).expect("summary"))
         });
         let _ = group.bench_with_input(BenchmarkId::new("fit", n), &summary, |b, s| {
             b.iter(|| fit(black_box(s)))
@@ -102,7 +102,7 @@ fn w3(c: &mut Criterion) {
         });
         let _ = group.bench_with_input(BenchmarkId::new("pipeline", n), &tx, |b, tx| {
             b.iter(|| {
-                let s = summarize(black_box(tx).iter().cloned(), &options).expect("summary");
+                let s = summarize_slice(black_box(tx), &options).expect("summary");
                 let (data, bg, gg) = fit(&s);
                 predict(&s, &data, &bg, &gg)
             })

@@ -7,11 +7,12 @@
 //! `bench/peers/data/w3_<n>_crmkit.json`. It also prints the CPU time of
 //! each step (collapses, fits, predictions; the main thread's time from
 //! `/proc/thread-self/schedstat`, which registers only steps of several
-//! milliseconds) and how many distinct `(x, T)` the distinct rows share.
-//! From 65,536 distinct rows the fit stage also works on worker threads,
-//! which the main thread's time misses: the fit stage's CPU time in the
-//! JSON is the whole process's (`/proc/self/stat`, 10 ms ticks, mean over
-//! the runs).
+//! milliseconds; the summary, the CLV and, from 65,536 distinct rows, the
+//! fit stage work on more than one thread at 1,000,000 customers, so for
+//! them it is the calling thread's share) and how many distinct `(x, T)`
+//! the distinct rows share. The JSON's `cpu_seconds` are the process's CPU
+//! time per stage over all threads (`/proc/self/stat`, 10 ms ticks),
+//! averaged over the runs.
 //!
 //! ```text
 //! cargo run --release --features synth --example btyd_peer -- 2357 7
@@ -27,7 +28,7 @@ use crmkit::metrics::btyd::bgnbd::{BgNbdData, BgNbdFit, BgNbdParams};
 use crmkit::metrics::btyd::clv::{ClvOptions, lifetime_values};
 use crmkit::metrics::btyd::gamma_gamma::{GammaGammaFit, GammaGammaParams};
 use crmkit::metrics::btyd::simulate::simulate_transactions;
-use crmkit::metrics::btyd::summary::{Summary, SummaryOptions, summarize};
+use crmkit::metrics::btyd::summary::{Summary, SummaryOptions, summarize_slice};
 use crmkit::metrics::btyd::{FitOptions, collapse_summary};
 use rand::SeedableRng;
 
@@ -155,18 +156,23 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut times = [Vec::new(), Vec::new(), Vec::new()];
     let mut result = None;
     let mut steps = Steps::default();
-    let mut fit_process_cpu = 0.0;
+    let mut process_cpu = [0.0; 3];
     for _ in 0..runs {
+        let c0 = process_cpu_now();
         let t0 = Instant::now();
-        let summary = steps.time("summary", || summarize(tx.iter().cloned(), &options))?;
+        let summary = steps.time("summary", || summarize_slice(&tx, &options))?;
         let t1 = Instant::now();
-        let p1 = process_cpu_now();
+        let c1 = process_cpu_now();
         let (data, bg, gg) = fit(&summary, &mut steps)?;
-        fit_process_cpu += process_cpu_now() - p1;
         let t2 = Instant::now();
+        let c2 = process_cpu_now();
         let sums = predict(&summary, &data, &bg.params, &gg.params, &mut steps)?;
         let distinct = data.distinct_rows();
         let t3 = Instant::now();
+        let c3 = process_cpu_now();
+        process_cpu[0] += c1 - c0;
+        process_cpu[1] += c2 - c1;
+        process_cpu[2] += c3 - c2;
         times[0].push((t1 - t0).as_secs_f64());
         times[1].push((t2 - t1).as_secs_f64());
         times[2].push((t3 - t2).as_secs_f64());
@@ -179,20 +185,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map(|(x, t_x, age, _)| (x, t_x, age))
         .collect();
     let [summary_s, fit_s, predict_s] = times.map(median);
-    // Stage CPU times: the medians of the stage's steps, added.
-    let stage_cpu = |names: &[&str]| -> f64 {
-        steps
-            .0
-            .iter()
-            .filter(|(n, _)| names.contains(n))
-            .map(|(_, v)| median(v.clone()))
-            .sum()
-    };
-    let cpu = [
-        stage_cpu(&["summary"]),
-        (fit_process_cpu / runs as f64).max(stage_cpu(&["collapses", "bg fit", "gg fit"])),
-        stage_cpu(&["rows: alive + E[30d]", "clv per customer"]),
-    ];
+    // Stage CPU times of the process (all threads), mean per run.
+    let cpu = process_cpu.map(|c| c / runs as f64);
 
     let p = bg.params;
     let q = gg.params;
@@ -250,8 +244,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         .collect();
     pairs.dedup();
     let mut line = format!(
-        "  {} distinct (x, T) of the {distinct} rows; CPU s (medians):",
-        pairs.len()
+        "  {} distinct (x, T) of the {distinct} rows; process CPU s per run (all threads): summary {:.4} fit {:.4} predict {:.4}; calling thread's CPU s (medians):",
+        pairs.len(),
+        cpu[0],
+        cpu[1],
+        cpu[2]
     );
     for (name, v) in steps.0 {
         write!(line, " {name} {:.4};", median(v))?;
@@ -261,7 +258,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // the process total only (10 ms ticks: read it over many runs).
     println!(
         "  fit stage process CPU (all threads) {:.4} s per run, mean of {runs}",
-        fit_process_cpu / runs as f64
+        cpu[1]
     );
     println!(
         "  bgnbd r={:.4} alpha={:.4} a={:.4} b={:.4} ({} it, converged {}, gradient {:.1e}); gg p={:.4} q={:.4} v={:.4} ({} it, gradient {:.1e})",

@@ -22,6 +22,7 @@ mod survey_metrics;
 mod synth_business;
 
 mod btyd;
+mod btyd_parallel;
 mod relationship;
 mod relationship_store;
 #[cfg(feature = "report")]

@@ -140,12 +140,13 @@ def main():
             line += f"{t:>14.4g}{t / cs[st]:>17.1f}x"
         print(line)
 
-    # crmkit's CPU clock (/proc/thread-self/schedstat) ticks too coarsely
+    # crmkit's CPU clock (the process's time over all threads from
+    # /proc/self/stat, 10 ms ticks, averaged over the runs) is too coarse
     # for the small data set: the table is printed only when it registered.
     if "cpu_seconds" in ck and all(v > 0 for v in ck["cpu_seconds"].values()):
         cc = dict(ck["cpu_seconds"])
         cc["pipeline"] = sum(cc[s] for s in stages)
-        print("\nCPU seconds (crmkit: its main thread's time, the fit stage's the whole process's; peers: process time), same runs")
+        print("\nCPU seconds (crmkit: process time, all threads, mean of its runs; peers: process time), same runs")
         head = f"{'stage':<10}{'crmkit s':>12}"
         for p in results:
             head += f"{p + ' s':>14}{p + '/crmkit':>18}"

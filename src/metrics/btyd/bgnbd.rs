@@ -180,9 +180,21 @@ impl BgNbdParams {
         if x == 0.0 {
             return 1.0;
         }
+        self.alive_given(x, t_x, age, self.ln_dropout_odds(x))
+    }
+
+    /// `ln(a / (b + x - 1))`, the part of `P(alive)`'s log-odds that
+    /// depends on `x` only.
+    pub(crate) fn ln_dropout_odds(&self, x: f64) -> f64 {
+        (self.a / (self.b + x - 1.0)).ln()
+    }
+
+    /// `P(alive)` for `x > 0` given [`BgNbdParams::ln_dropout_odds`] of `x`
+    /// (computed once for many customers; the same value as `alive`).
+    pub(crate) fn alive_given(&self, x: f64, t_x: f64, age: f64, ln_dropout_odds: f64) -> f64 {
         // 1 / (1 + a/(b+x-1) ((α+T)/(α+t_x))^(r+x)) as a logistic in log space.
-        let log_odds_dead = (self.r + x) * ((self.alpha + age) / (self.alpha + t_x)).ln()
-            + (self.a / (self.b + x - 1.0)).ln();
+        let log_odds_dead =
+            (self.r + x) * ((self.alpha + age) / (self.alpha + t_x)).ln() + ln_dropout_odds;
         let p = 1.0 / (1.0 + log_odds_dead.exp());
         if p.is_finite() {
             p.clamp(0.0, 1.0)
@@ -241,6 +253,14 @@ impl BgNbdParams {
         };
         finite("log-likelihood", ll)
     }
+}
+
+/// Distinct rows from which the batch predictions use two threads.
+const PARALLEL_PREDICTION_ROWS: usize = 1 << 15;
+
+/// Whether this process may run on at least two cores.
+pub(crate) fn two_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
 /// Checks one `(x, t_x, T)` observation.
@@ -893,9 +913,52 @@ impl BgNbdData {
     /// Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn probability_alive(&self, params: &BgNbdParams) -> Vec<f64> {
-        self.rows()
-            .map(|(x, t_x, age, _)| params.alive(x, t_x, age))
-            .collect()
+        let alive = self.on_halves(|rows| {
+            Ok::<_, std::convert::Infallible>(
+                rows.iter()
+                    .map(|r| {
+                        let (x, t_x, age) = self.values(r);
+                        params.alive(x, t_x, age)
+                    })
+                    .collect(),
+            )
+        });
+        alive.unwrap_or_else(|never| match never {})
+    }
+
+    /// A row's `(x, t_x, T)`.
+    fn values(&self, r: &Row) -> (f64, f64, f64) {
+        (
+            self.xs.get(r.ix as usize).copied().unwrap_or(0.0),
+            self.recencies.get(r.itx as usize).copied().unwrap_or(0.0),
+            self.ages.get(r.it as usize).copied().unwrap_or(0.0),
+        )
+    }
+
+    /// `per_rows` of all rows, in two halves on two threads from
+    /// [`PARALLEL_PREDICTION_ROWS`] rows (`per_rows` must give the same
+    /// value for a row whichever rows it is given with, so the result does
+    /// not depend on the number of threads).
+    fn on_halves<E: Send>(
+        &self,
+        per_rows: impl Fn(&[Row]) -> Result<Vec<f64>, E> + Sync,
+    ) -> Result<Vec<f64>, E> {
+        // (`available_parallelism` reads cgroup files: ask only when large.)
+        if self.rows.len() < PARALLEL_PREDICTION_ROWS || !two_cores() {
+            return per_rows(&self.rows);
+        }
+        let (left, right) = self.rows.split_at(self.rows.len() / 2);
+        let (first, second) = std::thread::scope(|scope| {
+            let second = scope.spawn(|| per_rows(right));
+            (per_rows(left), second.join())
+        });
+        let mut out = first?;
+        match second {
+            Ok(rest) => out.extend(rest?),
+            // `per_rows` does not panic; should it have, redo the half here.
+            Err(_) => out.extend(per_rows(right)?),
+        }
+        Ok(out)
     }
 
     /// `E[Y(t) | x, t_x, T]` ([`BgNbdParams::conditional_expected_purchases`])
@@ -925,23 +988,26 @@ impl BgNbdData {
         t: f64,
     ) -> Result<Vec<f64>, BtydError> {
         let t = non_negative("t", t)?;
-        let mut out = Vec::with_capacity(self.rows.len());
-        let mut shared: Option<((u32, u32), f64)> = None;
-        for (row, (x, t_x, age, _)) in self.rows.iter().zip(self.rows()) {
-            let bracket = match shared {
-                Some((key, v)) if key == (row.ix, row.it) => v,
-                _ => {
-                    let v = params.conditional_bracket(t, x, age)?;
-                    shared = Some(((row.ix, row.it), v));
-                    v
-                }
-            };
-            out.push(BgNbdParams::conditional_from(
-                bracket,
-                params.alive(x, t_x, age),
-            )?);
-        }
-        Ok(out)
+        self.on_halves(|rows| {
+            let mut out = Vec::with_capacity(rows.len());
+            let mut shared: Option<((u32, u32), f64)> = None;
+            for row in rows {
+                let (x, t_x, age) = self.values(row);
+                let bracket = match shared {
+                    Some((key, v)) if key == (row.ix, row.it) => v,
+                    _ => {
+                        let v = params.conditional_bracket(t, x, age)?;
+                        shared = Some(((row.ix, row.it), v));
+                        v
+                    }
+                };
+                out.push(BgNbdParams::conditional_from(
+                    bracket,
+                    params.alive(x, t_x, age),
+                )?);
+            }
+            Ok(out)
+        })
     }
 
     /// The total log-likelihood of the data under `params`.

@@ -13,9 +13,9 @@
 
 use rust_decimal::prelude::ToPrimitive;
 
-use super::bgnbd::{BgNbdParams, FastMap, check_observation, fast_map};
+use super::bgnbd::{BgNbdParams, FastMap, check_observation, fast_map, two_cores};
 use super::gamma_gamma::GammaGammaParams;
-use super::summary::Summary;
+use super::summary::{CustomerSummary, Summary};
 use super::{BtydError, finite, non_negative, positive};
 
 /// Horizon, discounting and margin of a CLV computation.
@@ -144,6 +144,11 @@ pub fn customer_lifetime_value(
 /// The CLV is this times the expected spend times the margin; it depends
 /// only on `(x, t_x, T)`, so customers sharing those share it.
 ///
+/// `E[Y(t) | x, t_x, T]` is `P(alive | x, t_x, T)` times a factor of `(x, T)`
+/// only, so the sum is computed as `P(alive)` times the discounted sum of
+/// the factors' increments (which [`lifetime_values`] computes once per
+/// distinct `(x, T)`).
+///
 /// # Errors
 /// As [`BgNbdParams::conditional_expected_purchases`].
 ///
@@ -163,8 +168,9 @@ pub fn discounted_expected_purchases(
     age: f64,
     options: &ClvOptions,
 ) -> Result<f64, BtydError> {
-    let cumulative = bgnbd.conditional_expected_purchases_at(&horizons(options), x, t_x, age)?;
-    discount(&cumulative, options)
+    check_observation(0, x, t_x, age)?;
+    let per_alive = discounted_brackets(bgnbd, &horizons(options), x, age, options)?;
+    scaled_by_alive(bgnbd, (x, t_x, age), bgnbd.ln_dropout_odds(x), per_alive)
 }
 
 /// The monthly horizons `f, 2f, …, H f` in periods.
@@ -174,86 +180,135 @@ fn horizons(options: &ClvOptions) -> Vec<f64> {
         .collect()
 }
 
-/// `Σ_k (E_k - E_{k-1}) / (1 + d)^k` of the cumulative expectations `E_k`.
-fn discount(cumulative: &[f64], options: &ClvOptions) -> Result<f64, BtydError> {
+/// `Σ_k (B_k - B_{k-1}) / (1 + d)^k` of the `(x, T)` factors `B_k` of
+/// `E[Y(t_k) | x, t_x, T] = P(alive) B_k` at the horizons `ts` (`B_0 = 0`;
+/// a factor is taken as at least 0, as the expectation is).
+fn discounted_brackets(
+    bgnbd: &BgNbdParams,
+    ts: &[f64],
+    x: f64,
+    age: f64,
+    options: &ClvOptions,
+) -> Result<f64, BtydError> {
+    let brackets = bgnbd.conditional_brackets(ts, x, age)?;
     let mut previous = 0.0;
     let mut total = 0.0;
     let mut discount = 1.0;
-    for &e in cumulative {
+    for b in brackets {
+        let b = b.max(0.0);
         discount /= 1.0 + options.monthly_discount_rate;
-        total += (e - previous) * discount;
-        previous = e;
+        total += (b - previous) * discount;
+        previous = b;
     }
     finite("discounted expected purchases", total)
 }
 
+/// The purchase part of a customer's CLV from their [`discounted_brackets`]
+/// and `ln(a / (b + x - 1))` ([`BgNbdParams::ln_dropout_odds`], unused
+/// for `x = 0`).
+fn scaled_by_alive(
+    bgnbd: &BgNbdParams,
+    (x, t_x, age): (f64, f64, f64),
+    ln_dropout_odds: f64,
+    per_alive: f64,
+) -> Result<f64, BtydError> {
+    let alive = if x == 0.0 {
+        1.0
+    } else {
+        bgnbd.alive_given(x, t_x, age, ln_dropout_odds)
+    };
+    finite("discounted expected purchases", alive * per_alive)
+}
+
+/// Customers from which [`lifetime_values`] uses two threads.
+const PARALLEL_CUSTOMERS: usize = 1 << 16;
+
 /// The CLV of every customer of a summary, in the summary's order.
 ///
-/// The purchase part is computed once per distinct `(x, t_x, T)`
-/// ([`discounted_expected_purchases`]), and its hypergeometric factors,
-/// which depend on `(x, T)` only, once per distinct `(x, T)`; the values
-/// are those of [`customer_lifetime_value`] customer by customer.
+/// The purchase part ([`discounted_expected_purchases`]) is `P(alive)`
+/// times a factor of `(x, T)`, computed once per distinct `(x, T)` (found
+/// through a hash map, no sort); the values are those of
+/// [`customer_lifetime_value`] customer by customer. From 65,536
+/// customers the two halves of the summary are valued on two threads
+/// (each with its own maps: the values do not depend on the number of
+/// threads).
 ///
 /// # Errors
-/// As [`customer_lifetime_value`]; a monetary value beyond `f64` is
+/// As [`customer_lifetime_value`], for the first customer (in the
+/// summary's order) that has one; a monetary value beyond `f64` is
 /// [`BtydError::InvalidMonetaryValue`].
-pub fn lifetime_values<K>(
+pub fn lifetime_values<K: Sync>(
     summary: &Summary<K>,
     bgnbd: &BgNbdParams,
     gamma_gamma: &GammaGammaParams,
     options: &ClvOptions,
 ) -> Result<Vec<f64>, BtydError> {
     let customers = summary.customers();
-    // Each customer's distinct (x, t_x, T) row, numbered in order of
-    // appearance: one hash lookup per customer, no sort of the customers.
-    let mut slot: FastMap<(u32, u32, u32), u32> = fast_map();
-    let mut distinct: Vec<(u32, u32, u32)> = Vec::new();
-    let row_of: Vec<u32> = customers
-        .iter()
-        .map(|c| {
-            let key = (c.frequency, c.age, c.recency);
-            *slot.entry(key).or_insert_with(|| {
-                distinct.push(key);
-                (distinct.len() - 1) as u32
-            })
-        })
-        .collect();
-    // The hypergeometric factors depend on (x, T) only: visit the distinct
-    // rows by (x, T, t_x) and compute them once per (x, T).
-    let mut order: Vec<((u32, u32, u32), u32)> = distinct.iter().copied().zip(0..).collect();
-    order.sort_unstable();
-    let ts = horizons(options);
-    let mut per_row = vec![0.0; distinct.len()];
-    let mut shared: Option<((u32, u32), Vec<f64>)> = None;
-    let mut cumulative = Vec::with_capacity(ts.len());
-    for ((xi, agei, t_xi), i) in order {
-        let (x, t_x, age) = (f64::from(xi), f64::from(t_xi), f64::from(agei));
-        check_observation(0, x, t_x, age)?;
-        let key = (xi, agei);
-        let brackets = match &shared {
-            Some((k, b)) if *k == key => b,
-            _ => {
-                let b = bgnbd.conditional_brackets(&ts, x, age)?;
-                &shared.insert((key, b)).1
-            }
-        };
-        let alive = bgnbd.alive(x, t_x, age);
-        cumulative.clear();
-        for &b in brackets {
-            cumulative.push(BgNbdParams::conditional_from(b, alive)?);
-        }
-        if let Some(v) = per_row.get_mut(i as usize) {
-            *v = discount(&cumulative, options)?;
-        }
+    let models = Models {
+        bgnbd,
+        gamma_gamma,
+        options,
+        horizons: horizons(options),
+    };
+    if customers.len() < PARALLEL_CUSTOMERS || !two_cores() {
+        return models.values(customers, 0);
     }
-    let purchases = row_of
-        .iter()
-        .map(|&r| per_row.get(r as usize).copied().unwrap_or(0.0));
-    customers
-        .iter()
-        .zip(purchases)
-        .enumerate()
-        .map(|(index, (c, purchases))| {
+    let (left, right) = customers.split_at(customers.len() / 2);
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| models.values(right, left.len()));
+        (models.values(left, 0), second.join())
+    });
+    let mut values = first?;
+    match second {
+        Ok(rest) => values.extend(rest?),
+        // The worker does not panic (no indexing, no unwrap); value the
+        // half here if it did.
+        Err(_) => values.extend(models.values(right, left.len())?),
+    }
+    Ok(values)
+}
+
+/// What [`lifetime_values`] values customers with.
+struct Models<'a> {
+    bgnbd: &'a BgNbdParams,
+    gamma_gamma: &'a GammaGammaParams,
+    options: &'a ClvOptions,
+    horizons: Vec<f64>,
+}
+
+impl Models<'_> {
+    /// The CLVs of `customers`, the first of which is customer `offset`
+    /// of the summary.
+    fn values<K>(
+        &self,
+        customers: &[CustomerSummary<K>],
+        offset: usize,
+    ) -> Result<Vec<f64>, BtydError> {
+        // The discounted factors by (x, T): a few thousand, a small map.
+        // The purchase part is P(alive) times the factor: one `exp` per
+        // customer with repeat purchases, which costs about what a lookup
+        // in a map of the distinct (x, t_x, T) did (a cache miss), since
+        // most customers with repeat purchases have a row of their own.
+        let mut per_alive: FastMap<u64, (f64, f64)> = fast_map();
+        let mut values = Vec::with_capacity(customers.len());
+        for (i, c) in customers.iter().enumerate() {
+            let (x, t_x, age) = (
+                f64::from(c.frequency),
+                f64::from(c.recency),
+                f64::from(c.age),
+            );
+            check_observation(offset + i, x, t_x, age)?;
+            let xt = (u64::from(c.frequency) << 32) | u64::from(c.age);
+            let (d, ln_odds) = match per_alive.get(&xt) {
+                Some(&v) => v,
+                None => {
+                    let d = discounted_brackets(self.bgnbd, &self.horizons, x, age, self.options)?;
+                    let v = (d, self.bgnbd.ln_dropout_odds(x));
+                    let _ = per_alive.insert(xt, v);
+                    v
+                }
+            };
+            let part = scaled_by_alive(self.bgnbd, (x, t_x, age), ln_odds, d)?;
             // Without repeat purchases the spend model ignores `m` (and the
             // summary's value is zero): skip the conversion.
             let m = if c.frequency == 0 {
@@ -262,18 +317,18 @@ pub fn lifetime_values<K>(
                 c.monetary_value
                     .to_f64()
                     .ok_or(BtydError::InvalidMonetaryValue {
-                        index,
+                        index: offset + i,
                         value: f64::NAN,
                     })?
             };
-            let spend =
-                gamma_gamma.conditional_expected_average_spend(f64::from(c.frequency), m)?;
-            finite(
+            let spend = self.gamma_gamma.conditional_expected_average_spend(x, m)?;
+            values.push(finite(
                 "customer lifetime value",
-                options.margin * spend * purchases,
-            )
-        })
-        .collect()
+                self.options.margin * spend * part,
+            )?);
+        }
+        Ok(values)
+    }
 }
 
 #[cfg(test)]

@@ -277,35 +277,39 @@ pub(crate) fn bgnbd_bracket(r: f64, c: f64, eps: f64, z: f64) -> Result<f64, Bty
 ///
 /// The coefficients of the series `K` do not depend on `z`, so where every
 /// `z` is in the series region and the terms are all of one sign
-/// (`c >= r`), one pass computes each coefficient once and adds it to every
-/// `z`'s sum. Anything else falls back to [`bgnbd_bracket`] per `z`.
+/// (`c >= r`), the coefficients are computed once, as far as the largest
+/// `z` needs them (the others converge faster), and each `z`'s sum is then
+/// evaluated by Horner's rule, all `z` in one loop (no dependency between
+/// them, no branch: it vectorises). Anything else falls back to
+/// [`bgnbd_bracket`] per `z`.
 pub(crate) fn bgnbd_brackets(r: f64, c: f64, eps: f64, zs: &[f64]) -> Result<Vec<f64>, BtydError> {
     let one_by_one = || zs.iter().map(|&z| bgnbd_bracket(r, c, eps, z)).collect();
     let fits = zs.iter().all(|z| (0.0..=TRANSFORM_ABOVE).contains(z));
     if !fits || c < r || c <= 0.0 || !(r.is_finite() && c.is_finite() && eps.is_finite()) {
         return one_by_one();
     }
-    let mut sums = vec![0.0; zs.len()];
-    let mut powers = zs.to_vec();
+    let z_max = zs.iter().copied().fold(0.0, f64::max);
+    // Coefficients until the largest z's terms are negligible (the test
+    // of `sum_series`: two negligible terms in a row, shrinking).
+    let mut coefs: Vec<f64> = Vec::with_capacity(64);
     let mut coef = c - r;
+    let mut power = z_max;
+    let mut sum = 0.0;
     let mut quiet = 0;
     let mut converged = false;
     for n in 1..MAX_TERMS {
-        let mut negligible = true;
-        for ((sum, power), z) in sums.iter_mut().zip(powers.iter_mut()).zip(zs) {
-            let term = coef * *power;
-            *sum += term;
-            *power *= z;
-            negligible &= term.abs() <= SERIES_EPS * sum.abs();
-        }
+        coefs.push(coef);
+        let term = coef * power;
+        sum += term;
+        power *= z_max;
         let nf = n as f64;
         let rho = (c - r + nf) * (eps + nf) / ((c + nf) * (nf + 1.0));
         coef *= rho;
-        if coef == 0.0 || !coef.is_finite() {
-            converged = coef == 0.0;
+        if coef == 0.0 || !coef.is_finite() || term == 0.0 {
+            converged = coef == 0.0 || term == 0.0;
             break;
         }
-        if negligible {
+        if term.abs() <= SERIES_EPS * sum.abs() {
             quiet += 1;
             if quiet >= 2 && rho < 1.0 {
                 converged = true;
@@ -318,19 +322,27 @@ pub(crate) fn bgnbd_brackets(r: f64, c: f64, eps: f64, zs: &[f64]) -> Result<Vec
     if !converged {
         return one_by_one();
     }
+    // K(z) = z (c_1 + z (c_2 + z (c_3 + ...))).
+    let mut sums = vec![0.0; zs.len()];
+    for &coef in coefs.iter().rev() {
+        for (s, &z) in sums.iter_mut().zip(zs) {
+            *s = *s * z + coef;
+        }
+    }
     let mut out = Vec::with_capacity(zs.len());
-    for (&z, k) in zs.iter().zip(sums) {
-        let l = (-z).ln_1p();
-        let first = if eps == 0.0 {
-            -c * l
-        } else {
-            -c * (eps * l).exp_m1() / eps
-        };
-        let second = (eps * l).exp() * k;
-        let v = first - second;
+    for (&z, s) in zs.iter().zip(sums) {
         if z == 0.0 {
             out.push(0.0);
-        } else if v.is_finite() && first.abs() + second.abs() <= MAX_CANCELLATION * v.abs() {
+            continue;
+        }
+        let k = s * z;
+        let l = (-z).ln_1p();
+        let em1 = (eps * l).exp_m1();
+        let first = if eps == 0.0 { -c * l } else { -c * em1 / eps };
+        // (1 - z)^ε = e^(εl), from the `expm1` already computed.
+        let second = (em1 + 1.0) * k;
+        let v = first - second;
+        if v.is_finite() && first.abs() + second.abs() <= MAX_CANCELLATION * v.abs() {
             out.push(v);
         } else {
             out.push(bgnbd_bracket(r, c, eps, z)?);
