@@ -11,8 +11,6 @@
 //! monthly discount rate. `lifetimes` uses `f = 30` for daily data and
 //! `4.345` for weekly data; with `margin = 1` the figures are the same.
 
-use rust_decimal::prelude::ToPrimitive;
-
 use super::bgnbd::{BgNbdParams, FastMap, check_observation, fast_map, two_cores};
 use super::gamma_gamma::GammaGammaParams;
 use super::summary::{CustomerSummary, Summary};
@@ -311,15 +309,19 @@ impl Models<'_> {
             let part = scaled_by_alive(self.bgnbd, (x, t_x, age), ln_odds, d)?;
             // Without repeat purchases the spend model ignores `m` (and the
             // summary's value is zero): skip the conversion.
+            // `sort::decimal_to_f64` is `Decimal::to_f64` bit for bit
+            // without its 128-bit divisions (NaN where that gives `None`).
             let m = if c.frequency == 0 {
                 0.0
             } else {
-                c.monetary_value
-                    .to_f64()
-                    .ok_or(BtydError::InvalidMonetaryValue {
+                let m = super::sort::decimal_to_f64(&c.monetary_value);
+                if m.is_nan() {
+                    return Err(BtydError::InvalidMonetaryValue {
                         index: offset + i,
                         value: f64::NAN,
-                    })?
+                    });
+                }
+                m
             };
             let spend = self.gamma_gamma.conditional_expected_average_spend(x, m)?;
             values.push(finite(
@@ -334,6 +336,7 @@ impl Models<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::prelude::ToPrimitive;
 
     #[test]
     fn one_month_is_spend_times_purchases_discounted() {

@@ -134,10 +134,11 @@ pub(crate) fn decimal_to_f64(d: &rust_decimal::Decimal) -> f64 {
     // Any close estimate will do: the loops below make it exact.
     let approx =
         ((mantissa >> 64) as u64 as f64) * 18_446_744_073_709_551_616.0 + (mantissa as u64 as f64);
-    let estimate = (approx * POW10_RECIPROCAL.get(scale as usize).copied().unwrap_or(0.0)).floor();
+    let estimate = approx * POW10_RECIPROCAL.get(scale as usize).copied().unwrap_or(0.0);
     if !(0.0..4.5e15).contains(&estimate) {
         return library();
     }
+    // The cast truncates, which is `floor` here (no libm call).
     let mut q = estimate as u128;
     let Some(mut qp) = q.checked_mul(precision) else {
         return library();
@@ -157,8 +158,35 @@ pub(crate) fn decimal_to_f64(d: &rust_decimal::Decimal) -> f64 {
         return integral;
     }
     let value = integral + frac;
-    let round_to = 10f64.powi(scale as i32);
-    (value * round_to).round() / round_to
+    // `10f64.powi(scale)`: exact, and so equal to the table, up to 10^22.
+    let round_to = POW10_F64
+        .get(scale as usize)
+        .copied()
+        .unwrap_or_else(|| 10f64.powi(scale as i32));
+    round_half_away(value * round_to) / round_to
+}
+
+/// `10^s` as `f64` for `s <= 22`, where it is exact.
+const POW10_F64: [f64; 23] = {
+    let mut t = [1.0f64; 23];
+    let mut i = 1;
+    while i < 23 {
+        t[i] = t[i - 1] * 10.0;
+        i += 1;
+    }
+    t
+};
+
+/// `v.round()` (half away from zero) for `v >= 0`, inline: below 2^52 the
+/// cast truncates exactly and `v - t` is exact; from 2^52 on (and for
+/// anything else) every `f64` is whole, which `round` leaves as it is.
+#[inline]
+fn round_half_away(v: f64) -> f64 {
+    if !(0.0..4_503_599_627_370_496.0).contains(&v) {
+        return v.round();
+    }
+    let t = v as u64 as f64;
+    if v - t >= 0.5 { t + 1.0 } else { t }
 }
 
 #[cfg(test)]
@@ -213,6 +241,27 @@ mod tests {
             prop_assert_eq!(decimal_to_f64(&small).to_bits(), small.to_f64().unwrap().to_bits(), "{}", small);
             let mean = Decimal::new(cents, 2) / Decimal::from(count);
             prop_assert_eq!(decimal_to_f64(&mean).to_bits(), mean.to_f64().unwrap().to_bits(), "{}", mean);
+        }
+    }
+
+    proptest! {
+        /// The inline rounding equals `f64::round` on non-negative values,
+        /// including exact halves and values next to them.
+        #[test]
+        fn inline_round_equals_round(bits in 0u64..0x7ff0_0000_0000_0000, whole in 0u64..1 << 53) {
+            let v = f64::from_bits(bits);
+            prop_assert_eq!(round_half_away(v).to_bits(), v.round().to_bits(), "{}", v);
+            let half = whole as f64 + 0.5;
+            for w in [half, f64::from_bits(half.to_bits() - 1), f64::from_bits(half.to_bits() + 1)] {
+                prop_assert_eq!(round_half_away(w).to_bits(), w.round().to_bits(), "{}", w);
+            }
+        }
+    }
+
+    #[test]
+    fn power_table_equals_powi() {
+        for (s, p) in POW10_F64.iter().enumerate() {
+            assert_eq!(p.to_bits(), 10f64.powi(s as i32).to_bits(), "{s}");
         }
     }
 
