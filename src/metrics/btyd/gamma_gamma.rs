@@ -12,7 +12,7 @@ use super::bgnbd::collapse;
 use super::optim::{self, Derivatives, FitOptions, FitReport, Minimum, Order};
 use super::sort;
 use super::special::{digamma, ln_gamma, trigamma};
-use super::summary::Summary;
+use super::summary::{CustomerSummary, Summary};
 use super::{BtydError, finite, positive};
 
 /// Rows per chunk of a likelihood evaluation (see [`PARALLEL_ROWS`]).
@@ -225,26 +225,20 @@ impl GammaGammaData {
     /// As [`GammaGammaData::new`]; a monetary value beyond `f64` is
     /// [`BtydError::InvalidMonetaryValue`].
     pub fn from_summary<K>(summary: &Summary<K>) -> Result<Self, BtydError> {
+        let repeat = RepeatScan::of(summary.customers(), 0)?;
+        Self::from_scans(repeat, RepeatScan::default())
+    }
+
+    /// The data set of the repeat customers scanned in two parts (the
+    /// summary's customers in order: `first`, then `second`), as
+    /// [`GammaGammaData::from_summary`] makes it from all of them.
+    pub(crate) fn from_scans(first: RepeatScan, second: RepeatScan) -> Result<Self, BtydError> {
         // (m as f64 bits, x) of the repeat customers, radix sorted by x,
         // then m, equal neighbours counted: the rows, order and weights of
-        // `new`, without a hash map. Customers without repeat purchases are
-        // skipped unread: their monetary value is not converted.
-        let mut repeat: Vec<(u64, u32)> = Vec::new();
-        let (mut max_x, mut min_m, mut max_m) = (0, u64::MAX, 0);
-        for (index, c) in summary.customers().iter().enumerate() {
-            if c.frequency == 0 {
-                continue;
-            }
-            let m = sort::decimal_to_f64(&c.monetary_value);
-            if !(m.is_finite() && m > 0.0) {
-                return Err(BtydError::InvalidMonetaryValue { index, value: m });
-            }
-            let bits = m.to_bits();
-            max_x = max_x.max(c.frequency);
-            min_m = min_m.min(bits);
-            max_m = max_m.max(bits);
-            repeat.push((bits, c.frequency));
-        }
+        // `new`, without a hash map.
+        let max_x = first.max_x.max(second.max_x);
+        let min_m = first.min_m.min(second.min_m);
+        let max_m = first.max_m.max(second.max_m);
         // Positive f64 bits sort like the numbers (the sign bit is 0).
         // When x and the offset of m's bits from the smallest fit one u64
         // (they do for money: m within a few binary orders of magnitude),
@@ -252,11 +246,13 @@ impl GammaGammaData {
         let wx = sort::bit_width(u64::from(max_x));
         let wm = sort::bit_width(max_m.saturating_sub(min_m));
         let collapsed: Vec<((u64, u64), f64)> = if wx + wm <= u64::BITS {
-            let mut keys: Vec<u64> = repeat
+            let mut keys: Vec<u64> = first
+                .repeat
                 .iter()
+                .chain(second.repeat.iter())
                 .map(|&(m, x)| (u64::from(x) << wm) | (m - min_m))
                 .collect();
-            drop(repeat);
+            drop((first, second));
             sort::radix_sort_by(&mut keys, wx + wm, |&k| k);
             let low = (1u64 << wm) - 1;
             sort::run_lengths(&keys)
@@ -267,6 +263,8 @@ impl GammaGammaData {
                 })
                 .collect()
         } else {
+            let mut repeat = first.repeat;
+            repeat.extend(second.repeat);
             sort::radix_sort_by(&mut repeat, 63, |e| e.0);
             sort::radix_sort_by(&mut repeat, wx, |e| u64::from(e.1));
             sort::run_lengths(&repeat)
@@ -519,6 +517,58 @@ pub struct GammaGammaFit {
     /// model's assumption that spend does not depend on frequency is doubtful
     /// and its predictions should not be trusted without a holdout check.
     pub correlated: bool,
+}
+
+/// The repeat customers of part of a summary, for
+/// [`GammaGammaData::from_scans`]: `(m as f64 bits, x)` per repeat
+/// customer in order, with the largest `x` and the range of m's bits.
+#[derive(Debug)]
+pub(crate) struct RepeatScan {
+    repeat: Vec<(u64, u32)>,
+    max_x: u32,
+    min_m: u64,
+    max_m: u64,
+}
+
+impl Default for RepeatScan {
+    fn default() -> Self {
+        Self {
+            repeat: Vec::new(),
+            max_x: 0,
+            min_m: u64::MAX,
+            max_m: 0,
+        }
+    }
+}
+
+impl RepeatScan {
+    /// Scans `customers`, the first of which is customer `offset` of the
+    /// summary. Customers without repeat purchases are skipped unread:
+    /// their monetary value is not converted.
+    pub(crate) fn of<K>(
+        customers: &[CustomerSummary<K>],
+        offset: usize,
+    ) -> Result<Self, BtydError> {
+        let mut scan = Self::default();
+        for (i, c) in customers.iter().enumerate() {
+            if c.frequency == 0 {
+                continue;
+            }
+            let m = sort::decimal_to_f64(&c.monetary_value);
+            if !(m.is_finite() && m > 0.0) {
+                return Err(BtydError::InvalidMonetaryValue {
+                    index: offset + i,
+                    value: m,
+                });
+            }
+            let bits = m.to_bits();
+            scan.max_x = scan.max_x.max(c.frequency);
+            scan.min_m = scan.min_m.min(bits);
+            scan.max_m = scan.max_m.max(bits);
+            scan.repeat.push((bits, c.frequency));
+        }
+        Ok(scan)
+    }
 }
 
 #[cfg(test)]
