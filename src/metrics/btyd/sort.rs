@@ -73,7 +73,7 @@ pub(crate) fn bit_width(v: u64) -> u32 {
 }
 
 /// `10^s` for the scales of a `Decimal` (0 to 28).
-pub(crate) const POW10: [u128; 29] = {
+const POW10: [u128; 29] = {
     let mut t = [1u128; 29];
     let mut i = 1;
     while i < 29 {

@@ -21,7 +21,7 @@
 use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
 use rust_decimal::Decimal;
 
-use super::{BtydError, sort};
+use super::BtydError;
 
 /// Length of the periods and end of the observation.
 ///
@@ -635,168 +635,9 @@ impl RunningSum {
             if let Some(q) = q {
                 return Decimal::try_from_i128_with_scale(i128::try_from(q).ok()?, scale).ok();
             }
-            if let Some((q, s)) = divide_by_count(mantissa, scale, n) {
-                return Decimal::try_from_i128_with_scale(i128::try_from(q).ok()?, s).ok();
-            }
         }
         self.to_decimal()?.checked_div(Decimal::from(n))
     }
-}
-
-/// `2^96`, one past the largest `Decimal` mantissa.
-const MANTISSA_END: u128 = 1 << 96;
-
-/// The largest mantissas that `10^(i + 1)` does not overflow, for
-/// [`find_scale`] (`rust_decimal`'s table, as 128-bit numbers).
-const POWER_OVERFLOW: [u128; 8] = {
-    const LIMBS: [[u32; 3]; 8] = [
-        [2576980377, 2576980377, 429496729],
-        [687194767, 4123168604, 42949672],
-        [2645699854, 1271310319, 4294967],
-        [694066715, 3133608139, 429496],
-        [2216890319, 2890341191, 42949],
-        [2369172679, 4154504685, 4294],
-        [4102387834, 2133437386, 429],
-        [410238783, 4078814305, 42],
-    ];
-    let mut t = [0u128; 8];
-    let mut i = 0;
-    while i < 8 {
-        t[i] =
-            (LIMBS[i][0] as u128) | ((LIMBS[i][1] as u128) << 32) | ((LIMBS[i][2] as u128) << 64);
-        i += 1;
-    }
-    t
-};
-
-/// `Decimal::checked_div` of `mantissa * 10^-scale` (non-zero, below
-/// 2^96, scale at most 28) by the whole number `n >= 1` when `n` does not
-/// divide the mantissa: the mantissa and scale of `rust_decimal` 1.x's
-/// quotient (its division by a 32-bit divisor: the quotient scaled up by
-/// powers of ten while its remainder is not zero and it fits 96 bits,
-/// rounded half to even, then trailing zeros removed), in native 128- and
-/// 64-bit arithmetic instead of 32-bit limbs. `None` where the library's
-/// steps overflow; the caller then asks the library. A property test
-/// compares it with `checked_div` on arbitrary inputs.
-fn divide_by_count(mantissa: u128, scale: u32, n: u32) -> Option<(u128, u32)> {
-    if n == 0 || mantissa == 0 || mantissa >= MANTISSA_END || scale > 28 {
-        return None;
-    }
-    let n = u64::from(n);
-    let (mut q, mut r) = match u64::try_from(mantissa) {
-        Ok(m) => (u128::from(m / n), m % n),
-        Err(_) => (mantissa / u128::from(n), (mantissa % u128::from(n)) as u64),
-    };
-    let mut scale = scale as i32;
-    if r == 0 {
-        return Some((q, scale as u32));
-    }
-    // The library's remainder loop (`div_remainder_32`).
-    while r != 0 {
-        let k = if scale == 28 {
-            0
-        } else {
-            find_scale(q, scale)?
-        };
-        if k == 0 {
-            // No more digits fit: round half to even on the remainder.
-            if 2 * r > n || (2 * r == n && q & 1 == 1) {
-                q += 1;
-                if q >= MANTISSA_END {
-                    (q, scale) = unscale_from_overflow(q, scale, true)?;
-                }
-            }
-            break;
-        }
-        let power = u64::try_from(*sort::POW10.get(k)?).ok()?;
-        scale += k as i32;
-        q *= u128::from(power);
-        if q >= MANTISSA_END {
-            return None;
-        }
-        // r < n < 2^32 and power <= 10^9: no overflow.
-        let scaled = r * power;
-        q += u128::from(scaled / n);
-        r = scaled % n;
-        if q >= MANTISSA_END {
-            (q, scale) = unscale_from_overflow(q, scale, r != 0)?;
-            break;
-        }
-    }
-    // The library's `unscale`: a power of ten is divided out only where
-    // its power of two divides the low 32 bits.
-    let low = |q: u128| q as u32;
-    while low(q) == 0 && scale >= 8 && q % 100_000_000 == 0 {
-        q /= 100_000_000;
-        scale -= 8;
-    }
-    if low(q) & 0xF == 0 && scale >= 4 && q % 10_000 == 0 {
-        q /= 10_000;
-        scale -= 4;
-    }
-    if low(q) & 0x3 == 0 && scale >= 2 && q % 100 == 0 {
-        q /= 100;
-        scale -= 2;
-    }
-    if low(q) & 0x1 == 0 && scale >= 1 && q % 10 == 0 {
-        q /= 10;
-        scale -= 1;
-    }
-    Some((q, u32::try_from(scale).ok()?))
-}
-
-/// `rust_decimal`'s `Buf12::find_scale`: the power of ten (at most 9) the
-/// quotient `q` is scaled by at `scale`, judged mostly on its top 32 bits.
-fn find_scale(q: u128, scale: i32) -> Option<usize> {
-    let hi = (q >> 64) as u32;
-    let low64 = q as u64;
-    if hi > 429_496_729 {
-        return (scale >= 0).then_some(0);
-    }
-    let over = |x: usize| POWER_OVERFLOW.get(x - 1).copied().unwrap_or(0);
-    if scale > 28 - 9 {
-        let x = (28 - scale) as usize;
-        if hi < (over(x) >> 64) as u32 {
-            return (x as i32 + scale >= 0).then_some(x);
-        }
-    } else if hi < 4 || (hi == 4 && low64 <= 5_441_186_219_426_131_129) {
-        return Some(9);
-    }
-    let mut x = if hi > 42_949 {
-        if hi > 4_294_967 {
-            if hi > 42_949_672 { 1 } else { 2 }
-        } else if hi > 429_496 {
-            3
-        } else {
-            4
-        }
-    } else if hi > 429 {
-        if hi > 4_294 { 5 } else { 6 }
-    } else if hi > 42 {
-        7
-    } else {
-        8
-    };
-    let o = over(x);
-    if hi == (o >> 64) as u32 && low64 > o as u64 {
-        x -= 1;
-    }
-    (x as i32 + scale >= 0).then_some(x)
-}
-
-/// `rust_decimal`'s `unscale_from_overflow`: a quotient `v` that reached
-/// 2^96 divided by ten, rounded half to even (up when `sticky` says digits
-/// were dropped before), one scale lower.
-fn unscale_from_overflow(v: u128, scale: i32, sticky: bool) -> Option<(u128, i32)> {
-    let scale = scale - 1;
-    if scale < 0 {
-        return None;
-    }
-    let (mut q, rem) = (v / 10, v % 10);
-    if rem > 5 || (rem == 5 && (sticky || q & 1 == 1)) {
-        q += 1;
-    }
-    Some((q, scale))
 }
 
 /// Summarises [`Purchase`](crate::domain::Purchase)s by customer, as
@@ -1250,65 +1091,6 @@ mod tests {
             let got = fast.mean(n);
             prop_assert_eq!(got.map(|d| d.serialize()), want.map(|d| d.serialize()));
         }
-
-        /// The native division by a count gives `checked_div`'s mantissa
-        /// and scale (or declines, leaving it to `checked_div`): any
-        /// mantissa and scale, counts small and up to `u32::MAX`, cent sums
-        /// (the summary's case), and mantissas next to 2^96 (the overflow
-        /// and rounding paths).
-        #[test]
-        fn division_by_count_equals_checked_div(
-            m in 1u128..(1u128 << 96),
-            scale in 0u32..29,
-            small in 1u32..400,
-            any in 1u32..=u32::MAX,
-            cents in 1u64..100_000_000,
-            below in 1u128..100_000,
-        ) {
-            let cases = [
-                (m, scale, small),
-                (m, scale, any),
-                (u128::from(cents), 2, small),
-                (u128::from(cents), scale, small),
-                ((1u128 << 96) - below, scale, small),
-                ((1u128 << 96) - below, scale, 1 + small % 9),
-                (m >> (m % 97), scale, small),
-            ];
-            for (mantissa, s, n) in cases {
-                if mantissa == 0 {
-                    continue;
-                }
-                let d = Decimal::from_i128_with_scale(mantissa as i128, s);
-                let want = d.checked_div(Decimal::from(n)).map(|d| d.serialize());
-                if let Some((q, qs)) = divide_by_count(mantissa, s, n) {
-                    let got = Decimal::from_i128_with_scale(q as i128, qs).serialize();
-                    prop_assert_eq!(Some(got), want, "{} / {}", d, n);
-                }
-                let sum = RunningSum::Exact { mantissa, scale: s };
-                prop_assert_eq!(sum.mean(n).map(|d| d.serialize()), want, "{} / {}", d, n);
-            }
-        }
-    }
-
-    #[test]
-    fn division_by_count_by_hand() {
-        // 10.00 / 3 = 3.333...: 28 digits after the point, the last
-        // rounded down (remainder 1 of 3); 20.00 / 3 = 6.666...7, rounded up.
-        let third = divide_by_count(1000, 2, 3).unwrap();
-        assert_eq!(third, (33_333_333_333_333_333_333_333_333_333, 28));
-        let two_thirds = divide_by_count(2000, 2, 3).unwrap();
-        assert_eq!(two_thirds, (66_666_666_666_666_666_666_666_666_667, 28));
-        // 3.00 / 8: 37 rest 4, scaled by 10^9 to 37,500,000,000 at scale
-        // 11, remainder 0; the zeros are removed as `unscale` does, 10^8
-        // only with 32 zero low bits (not here), then 10^4, 10^2 and 10
-        // once each: 3750 at scale 4, i.e. 0.3750.
-        assert_eq!(divide_by_count(300, 2, 8), Some((3750, 4)));
-        assert_eq!(
-            Decimal::new(300, 2)
-                .checked_div(Decimal::from(8))
-                .map(|d| d.serialize()),
-            Some(Decimal::new(3750, 4).serialize())
-        );
     }
 
     #[test]
