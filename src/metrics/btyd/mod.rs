@@ -424,4 +424,34 @@ mod tests {
         let (bg, gg) = collapse_summary(&summary).unwrap();
         assert_eq!(bits(&bg, &gg), bits(&bg0, &gg0.unwrap()));
     }
+
+    #[test]
+    fn collapse_summary_on_two_threads_reports_the_first_invalid_value() {
+        // 120,000 customers, each buying twice 104,729 minutes (72 days)
+        // apart (their first minute is k * 7919 mod 570,000, at most
+        // 465,271 for these keys, so the second is before the end at
+        // 576,000): customer 100,000 (in the last quarter, which the
+        // calling thread scans) and then also customer 50,000 (in the
+        // worker's part) spend zero, an invalid mean spend.
+        let tx = |zero: &[u32]| {
+            let rows = (0..240_000u32)
+                .map(|i| {
+                    let k = i % 120_000;
+                    let minutes = i64::from((k * 7919 + i / 120_000 * 104_729) % 570_000);
+                    let cents = if zero.contains(&k) { 0 } else { 100 };
+                    (k, minutes, cents)
+                })
+                .collect();
+            summary_of(rows)
+        };
+        for (zero, first) in [(&[100_000][..], 100_000), (&[50_000, 100_000][..], 50_000)] {
+            let summary = tx(zero);
+            let want = GammaGammaData::from_summary(&summary).err();
+            assert!(
+                matches!(want, Some(BtydError::InvalidMonetaryValue { index, value }) if index == first && value == 0.0),
+                "{want:?}"
+            );
+            assert_eq!(collapse_summary(&summary).err(), want);
+        }
+    }
 }
