@@ -213,7 +213,10 @@ const PARALLEL_CUSTOMERS: usize = 100_000;
 /// Gamma-Gamma `(x, m)` rows of the repeat customers
 /// ([`GammaGammaData::from_summary`](gamma_gamma::GammaGammaData::from_summary)),
 /// equal to those two constructors' results. From 100,000 customers the two
-/// collapses run on two threads.
+/// collapses run on two threads, the calling thread also converting the
+/// monetary values of the last quarter of the customers for the
+/// Gamma-Gamma collapse (the longer of the two), so that both threads
+/// finish at about the same time.
 ///
 /// # Errors
 /// As the two constructors: [`BtydError::Empty`] for a summary without
