@@ -150,7 +150,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     for (k, at, amount) in &tx {
         writeln!(csv, "{k},{},{amount}", at.format("%Y-%m-%d %H:%M:%S%.3f"))?;
     }
-    std::fs::write(dir.join(format!("w3_{n}.csv")), csv)?;
+    // Written to disk before the timed runs: otherwise the kernel writes
+    // the ~100 MB back while they run, on the same two cores.
+    let file = std::fs::File::create(dir.join(format!("w3_{n}.csv")))?;
+    std::io::Write::write_all(&mut &file, csv.as_bytes())?;
+    file.sync_all()?;
 
     let options = SummaryOptions::daily(end);
     let mut times = [Vec::new(), Vec::new(), Vec::new()];

@@ -53,6 +53,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     t.margin().map(|m| m.amount()).unwrap_or_default(),
                 )?;
             }
+            // On disk before anything is timed: otherwise the kernel writes
+            // the ~400 MB back while the next timed runs use the two cores.
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             std::fs::write(
                 dir.join("w2_meta.json"),
                 format!(
