@@ -34,7 +34,7 @@ use std::collections::HashMap;
 
 use super::activity::{Activity, CustomerActivity, RelationshipError, Transaction};
 use super::dense::{
-    At, Columnar, DenseMap, Rec, SHARDS, Shards, Split64, Units, add, decimal, overflow, pow10,
+    At, Columnar, DenseMap, Extra, Rec, SHARDS, Shards, Split64, Units, add, decimal, overflow, pow10,
     push_columnar, scale_of, units_i64, units_or,
 };
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
@@ -550,6 +550,13 @@ impl CellLog {
         self.compacted = out.len();
         self.cells = out;
         Ok(())
+    }
+}
+
+impl Extra for CellLog {
+    /// Each record closes at most one cell.
+    fn expect(&mut self, records: usize) {
+        self.cells.reserve(records);
     }
 }
 

@@ -197,6 +197,18 @@ pub(crate) fn shard_of(customer: &CustomerId) -> usize {
     (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize & (SHARDS - 1)
 }
 
+/// A shard's extra state (see [`Shards`]).
+pub(crate) trait Extra {
+    /// `records` records of a batch are about to be applied to the shard
+    /// (room for what they add can be reserved once, instead of growing
+    /// the state by doubling, a copy each time).
+    fn expect(&mut self, records: usize) {
+        let _ = records;
+    }
+}
+
+impl Extra for () {}
+
 /// What [`Shards::push_partitioned`] does with a row.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Rec<R> {
@@ -308,7 +320,7 @@ impl<S: Sync, X: Sync> Shards<S, X> {
     }
 }
 
-impl<S: Default + Send, X: Send> Shards<S, X> {
+impl<S: Default + Send, X: Extra + Send> Shards<S, X> {
     /// Reserves room for about `customers` more customers.
     pub(crate) fn reserve(&mut self, customers: usize) {
         let per = customers.div_ceil(SHARDS);
@@ -492,7 +504,7 @@ fn partition<T, R: Copy>(
 /// Phase 2 of [`Shards::push_partitioned`]: applies the buffered records
 /// of shards `first..first + shards.len()`, part by part (input order).
 #[inline(never)]
-fn apply_parts<S: Default, X, R>(
+fn apply_parts<S: Default, X: Extra, R>(
     shards: &mut [DenseMap<S>],
     extras: &mut [X],
     first: usize,
@@ -501,6 +513,7 @@ fn apply_parts<S: Default, X, R>(
 ) -> Result<(), RelationshipError> {
     for (j, (shard, extra)) in shards.iter_mut().zip(extras.iter_mut()).enumerate() {
         let s = first + j;
+        extra.expect(parts.iter().map(|p| p.get(s).map_or(0, Vec::len)).sum());
         for part in parts {
             for (c, r) in part.get(s).map_or(&[][..], Vec::as_slice) {
                 let i = shard.slot(*c)?;

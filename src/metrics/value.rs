@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{RelationshipError, Transaction};
 use super::dense::{
-    At, Columnar, DenseMap, Rec, SHARDS, Shards, Units, add, decimal, pow10, push_columnar,
+    At, Columnar, DenseMap, Extra, Rec, SHARDS, Shards, Units, add, decimal, pow10, push_columnar,
     rescale, scale_of, units_i64, units_or,
 };
 use crate::domain::{Currency, CustomerId, Money};
@@ -130,6 +130,8 @@ struct Totals {
     sales_scale: u8,
     refunds_scale: u8,
 }
+
+impl Extra for Totals {}
 
 /// A transaction as the value kernel needs it (32 bytes).
 #[derive(Debug, Clone, Copy)]
