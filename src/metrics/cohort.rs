@@ -527,9 +527,33 @@ struct CellLog {
     cells: Vec<(u64, Cell)>,
     /// Length after the last compaction.
     compacted: usize,
+    /// The bucket found last, with its bounds in seconds (see
+    /// [`CellLog::bucket`]).
+    last: Option<(i64, i64, u32)>,
 }
 
 impl CellLog {
+    /// The bucket of `seconds` in `spec`'s window (`u32::MAX` outside):
+    /// the bucket found last when `seconds` is within its bounds, as it
+    /// mostly is when rows come in time order, else a binary search.
+    #[inline]
+    fn bucket(&mut self, spec: &CohortSpec, seconds: i64) -> u32 {
+        if let Some((lo, hi, b)) = self.last
+            && lo <= seconds
+            && seconds < hi
+        {
+            return b;
+        }
+        let Some(b) = spec.index_of_seconds(seconds) else {
+            return u32::MAX;
+        };
+        let i = b as usize;
+        if let (Some(&lo), Some(&hi)) = (spec.bounds.get(i), spec.bounds.get(i + 1)) {
+            self.last = Some((lo, hi, b));
+        }
+        b
+    }
+
     /// Sums cells of equal keys (sorting by key) once the log is longer
     /// than twice its compacted length plus one cell per customer and
     /// bucket (so it must hold repeated keys): the log stays within three
@@ -1023,7 +1047,7 @@ impl Columnar for PurchaseCohortAccumulator {
                 Rec::Keep(t.customer(), row)
             },
             |state, log, c, r, i| {
-                let bucket = spec.index_of_seconds(r.secs.get()).unwrap_or(u32::MAX);
+                let bucket = log.bucket(spec, r.secs.get());
                 apply_row(state, log, c, r, i, bucket)
             },
         )
@@ -1214,6 +1238,35 @@ mod tests {
                 ActivitySpan::new(s, l.map(|l| s + Duration::days(l))).unwrap()
             }))
         })
+    }
+
+    proptest! {
+        /// The shard's cached bucket agrees with the binary search for any
+        /// sequence of instants (in order, backwards, outside the window,
+        /// on the bounds), in a zone with daylight saving time.
+        #[test]
+        fn cached_bucket_is_the_searched_bucket(
+            steps in proptest::collection::vec(-40i64 * 86_400..40 * 86_400, 1..200),
+            start in -20i64 * 86_400..130 * 86_400,
+        ) {
+            let spec = CohortSpec::new(
+                Period::new(t(1, 1), t(4, 15)).unwrap(),
+                Granularity::IsoWeek,
+                chrono_tz::Europe::Berlin,
+            )
+            .unwrap();
+            let mut log = CellLog::default();
+            let mut secs = t(1, 1).timestamp() + start;
+            for (k, step) in steps.iter().enumerate() {
+                // Every fifth instant exactly on a bucket bound.
+                if k % 5 == 4 && let Some(&b) = spec.bounds.get(k % spec.bounds.len()) {
+                    secs = b;
+                }
+                let want = spec.index_of_seconds(secs).unwrap_or(u32::MAX);
+                prop_assert_eq!(log.bucket(&spec, secs), want);
+                secs += step;
+            }
+        }
     }
 
     proptest! {
