@@ -664,10 +664,13 @@ fn apply_row(
 /// recorded acquisition, sums of the bucket of their latest transaction)
 /// and its index entry, plus one 32-byte cell per other bucket in which
 /// they have a transaction (sales count and net revenue in exact integer
-/// units; see the log's compaction for rows out of time order). Large batches go through the columnar kernel
-/// (rows become 48-byte records partitioned by customer shard and
-/// aggregated over the available cores; the records of up to 16 Mi rows,
-/// about 0.8 GB, are buffered at a time). Merges by customer.
+/// units; see the log's compaction for rows out of time order). Large
+/// batches go through the columnar kernel (rows become 40-byte records
+/// partitioned by customer shard and aggregated over the available cores;
+/// the records of up to 16 Mi rows, about 0.7 GB, are buffered at a time,
+/// and room for one cell per record is reserved in each shard's log, in
+/// address space only: untouched reserve takes no memory). Merges by
+/// customer.
 ///
 /// # Example
 /// ```

@@ -479,9 +479,9 @@ impl RfmAccumulator {
     /// Adds a batch of transactions: the same result as pushing each.
     ///
     /// Large batches go through the columnar kernel: rows become compact
-    /// 40-byte records (customer, seconds, amount in `i64` units)
+    /// 36-byte records (customer, seconds, amount in `i64` units)
     /// partitioned by customer shard, and the shards are aggregated over
-    /// the available cores. The records of up to 16 Mi rows (about 0.65 GB)
+    /// the available cores. The records of up to 16 Mi rows (about 0.6 GB)
     /// are buffered at a time. Into an empty accumulator the rows are read
     /// once (the currency and scale checks are part of that pass); into
     /// one with data, they are checked first.
