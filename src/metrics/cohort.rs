@@ -34,8 +34,8 @@ use std::collections::HashMap;
 
 use super::activity::{Activity, CustomerActivity, RelationshipError, Transaction};
 use super::dense::{
-    At, Columnar, DenseMap, Extra, Rec, SHARDS, Shards, Split64, Units, add, decimal, overflow, pow10,
-    push_columnar, scale_of, units_i64, units_or,
+    At, Columnar, DenseMap, Extra, Rec, SHARDS, Shards, Split64, Units, add, decimal, overflow,
+    pow10, push_columnar, scale_of, units_i64, units_or,
 };
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
 

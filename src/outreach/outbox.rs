@@ -154,7 +154,8 @@ impl TaskState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxEntry {
-    /// The task, as planned (never changed).
+    /// The task, as planned (never changed, except that merging its
+    /// customer into another re-points it: see [`OutboxEntry::reassign`]).
     pub task: FollowUpTask,
     /// Its state.
     pub state: TaskState,
@@ -249,6 +250,44 @@ impl OutboxEntry {
             }
             TaskState::Failed { .. } | TaskState::Sent { .. } | TaskState::Skipped { .. } => false,
         }
+    }
+
+    /// Re-points the entry from customer `from` to `to`, in any state, when
+    /// `from` is merged into `to`; whether it was `from`'s. The key stays:
+    /// it is derived from the rule and the source event, so planning the
+    /// re-pointed event again finds this entry instead of a second message.
+    ///
+    /// The stores shipped here call it for every entry of the absorbed
+    /// customer in the same unit of work as
+    /// [`CustomerStore::merge_customers`](crate::store::CustomerStore::merge_customers).
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{DateTime, Utc};
+    /// use crmkit::domain::CustomerId;
+    /// use crmkit::outreach::{OutboxEntry, TaskState};
+    /// # fn entry() -> Result<OutboxEntry, Box<dyn std::error::Error>> {
+    /// #     use crmkit::domain::*;
+    /// #     use crmkit::outreach::*;
+    /// #     let t0: DateTime<Utc> = "2026-03-02T10:00:00Z".parse()?;
+    /// #     let c = Customer::builder(CustomerId::from_u128(1), CustomerKind::Individual, t0)
+    /// #         .contact_point(ContactPoint::new(ContactValue::Email(EmailAddress::new("a@example.com")?), true, None))
+    /// #         .consent(ConsentRecord::new(ConsentPurpose::ServiceMessages, ConsentStatus::Given, t0, ConsentSource::WebForm))
+    /// #         .build()?;
+    /// #     let r = SurveyResponse::on_scale(ResponseId::from_u128(9), SurveyId::from_u128(3), Scale::nps(), c.id(), t0, 3)?;
+    /// #     let cal = BusinessCalendar::always(chrono_tz::Tz::UTC);
+    /// #     let plan = Planner::new(RuleSet::default(), cal).plan(&PlanInput::new(t0, std::slice::from_ref(&c), &[Event::Response(&r)]))?;
+    /// #     Ok(OutboxEntry::planned(plan.tasks[0].clone()))
+    /// # }
+    /// let mut e = entry()?; // a planned follow-up of customer 1
+    /// let (from, keep, key) = (CustomerId::from_u128(1), CustomerId::from_u128(2), e.key());
+    /// assert!(e.reassign(from, keep));
+    /// assert_eq!((e.task.customer(), e.key(), &e.state), (keep, key, &TaskState::Planned));
+    /// assert!(!e.reassign(from, keep)); // no longer customer 1's
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reassign(&mut self, from: CustomerId, to: CustomerId) -> bool {
+        self.task.reassign(from, to)
     }
 }
 

@@ -154,6 +154,17 @@ impl FollowUpTask {
     pub const fn customer(&self) -> CustomerId {
         self.message.customer
     }
+    /// Re-points the task from `from` to `to` (a merge of the two
+    /// customers); whether it was `from`'s. Key, source and delivery stay:
+    /// the merged customer holds `from`'s contact points and consents.
+    pub(crate) fn reassign(&mut self, from: CustomerId, to: CustomerId) -> bool {
+        if self.message.customer == from {
+            self.message.customer = to;
+            true
+        } else {
+            false
+        }
+    }
     /// The event it follows up.
     pub const fn source(&self) -> &SourceRef {
         &self.message.source

@@ -397,8 +397,9 @@ fn follow_up(id: InteractionId, customer: CustomerId, at: DateTime<Utc>) -> Inte
 /// erasing a customer skips their pending entries, redacts the error text
 /// of a permanent failure and keeps sent entries, in the erasure's unit of
 /// work (a unit of work that fails after [`Transaction::erase_outbox`]
-/// changes nothing); an export holds the customer's entries. Run
-/// [`outbox_store`] on it too.
+/// changes nothing); an export holds the customer's entries; merging a
+/// customer into another re-points their entries to the survivor (same
+/// key, next version, still due). Run [`outbox_store`] on it too.
 ///
 /// [`MemoryStore`]: crate::store::memory::MemoryStore
 ///
@@ -593,6 +594,55 @@ pub async fn store_backed_outbox<S: OutboxStore + UnitOfWork>(store: &S) -> Outc
             .iter()
             .any(|t| t.key() == e.value().key())),
         "no entry of an erased customer may be due"
+    );
+
+    // Merge: the absorbed customer's entry follows them to the survivor,
+    // under the same key, at the next version, in the same state, still
+    // due, and in the survivor's export.
+    let (keep, _) = fixture(1)?;
+    let keep = keep
+        .into_iter()
+        .next()
+        .ok_or_else(|| Failure("fixture: no customer".into()))?;
+    let keep_id = keep.id();
+    let _ = store
+        .create_customer(keep)
+        .await
+        .map_err(|e| Failure(format!("create_customer: {e}")))?;
+    let before = store.get(other.key()).await?;
+    let report = store
+        .merge_customers(keep_id, other.customer())
+        .await
+        .map_err(|e| Failure(format!("merge_customers: {e}")))?;
+    let after = store.get(other.key()).await?;
+    let mut expected = before.value().clone();
+    ensure!(
+        expected.reassign(other.customer(), keep_id),
+        "the entry was not the absorbed customer's"
+    );
+    ensure!(
+        after.version() == Version::new(before.version().get() + 1) && after.value() == &expected,
+        "a merge must re-point the absorbed customer's entry at its next version, got {after:?}"
+    );
+    ensure!(
+        report.moved >= 1,
+        "the merge report must count the re-pointed entry, got {}",
+        report.moved
+    );
+    let export = store
+        .export_customer(keep_id)
+        .await
+        .map_err(|e| Failure(format!("export_customer: {e}")))?;
+    ensure!(
+        export.outbox == vec![after.clone()],
+        "the survivor's export must hold the re-pointed entry, got {:?}",
+        export.outbox
+    );
+    let due = store.due(erased_at + Duration::days(30), 10_000).await?;
+    ensure!(
+        due.iter()
+            .any(|e| e.value().key() == other.key() && e.value().task.customer() == keep_id),
+        "the re-pointed entry must still be due, for the survivor"
     );
     Ok(())
 }

@@ -341,6 +341,28 @@ impl Transaction for MemoryTx<'_> {
         Ok(n)
     }
 
+    fn reassign_outbox(&mut self, from: CustomerId, to: CustomerId) -> Result<usize, StoreError> {
+        let theirs: Vec<Versioned<OutboxEntry>> = self
+            .state
+            .outbox
+            .values()
+            .filter(|e| e.value().task.customer() == from)
+            .cloned()
+            .collect();
+        let mut n = 0;
+        for e in theirs {
+            let (mut entry, version) = e.into_parts();
+            if entry.reassign(from, to) {
+                let next = version
+                    .next()
+                    .map_err(|e| StoreError::backend(e.to_string()))?;
+                self.set_outbox(Versioned::new(entry, next));
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     fn export_outbox(
         &mut self,
         customer: CustomerId,

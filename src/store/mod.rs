@@ -111,9 +111,10 @@
 //! - **Export** returns everything stored about one customer as one serde
 //!   document (the right of access), outbox entries included in a store
 //!   that is an outbox.
-//! - **Merge** re-points every record of one customer to another, combines
-//!   the two customer records, and removes the absorbed one, in one unit of
-//!   work: nothing is lost.
+//! - **Merge** re-points every record of one customer to another (outbox
+//!   entries included, in a store that is an outbox:
+//!   [`Transaction::reassign_outbox`]), combines the two customer records,
+//!   and removes the absorbed one, in one unit of work: nothing is lost.
 //! - **Timestamps** are stored exactly to the nanosecond; the stores accept
 //!   instants between the years 1678 and 2261 (nanoseconds in an `i64`) and
 //!   reject others with [`StoreError::Invalid`].
@@ -452,6 +453,22 @@ pub trait Transaction {
         at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let _ = (customer, at);
+        Ok(0)
+    }
+
+    /// Re-points every outbox entry of `from` held in this store to `to`
+    /// ([`OutboxEntry::reassign`](crate::outreach::OutboxEntry::reassign)),
+    /// each at its next version; returns how many changed.
+    /// [`merge_customers_in`] calls it, so the merge and the outbox change
+    /// commit together, and the absorbed customer's follow-ups are sent to
+    /// (and erased with) the survivor. The default does nothing: a store
+    /// that does not implement
+    /// [`OutboxStore`](crate::outreach::OutboxStore) holds no entries.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn reassign_outbox(&mut self, from: CustomerId, to: CustomerId) -> Result<usize, StoreError> {
+        let _ = (from, to);
         Ok(0)
     }
 

@@ -290,7 +290,8 @@ pub struct ErasureReport {
 pub struct MergeReport {
     /// The surviving customer, with the absorbed one's data combined in.
     pub customer: Versioned<Customer>,
-    /// Records re-pointed from the absorbed customer.
+    /// Records re-pointed from the absorbed customer (and their outbox
+    /// entries, in a store that is also an outbox).
     pub moved: usize,
 }
 
@@ -317,7 +318,8 @@ pub fn erase_customer_in<X: Transaction>(
 }
 
 /// Merge inside a unit of work: every record of `absorbed` is re-pointed to
-/// `keep`, the absorbed customer's data is combined into `keep`
+/// `keep` (outbox entries too: [`Transaction::reassign_outbox`]), the
+/// absorbed customer's data is combined into `keep`
 /// ([`absorb_customer`]) and the absorbed customer is deleted.
 ///
 /// # Errors
@@ -338,7 +340,7 @@ pub fn merge_customers_in<X: Transaction>(
     let (other, other_version) = get_or_not_found(tx, absorbed)?.into_parts();
     absorb_customer(&mut survivor, &other)?;
     let customer = tx.replace(survivor, version)?;
-    let moved = reassign_records(tx, absorbed, keep)?;
+    let moved = reassign_records(tx, absorbed, keep)? + tx.reassign_outbox(absorbed, keep)?;
     tx.delete(absorbed, Some(other_version))?;
     Ok(MergeReport { customer, moved })
 }
@@ -376,7 +378,8 @@ store_trait! {
         fn export_customer(&self, id: CustomerId) -> impl Future<Output = Result<CustomerExport, StoreError>> + Send;
 
         /// Merges `absorbed` into `keep` in one unit of work: history is
-        /// re-pointed, the customer records are combined, `absorbed` is
+        /// re-pointed (outbox entries included, in a store that is also an
+        /// outbox), the customer records are combined, `absorbed` is
         /// deleted.
         ///
         /// # Errors

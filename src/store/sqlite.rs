@@ -616,6 +616,10 @@ impl Transaction for SqliteTx<'_> {
         outbox::erase(self, customer, at)
     }
 
+    fn reassign_outbox(&mut self, from: CustomerId, to: CustomerId) -> Result<usize, StoreError> {
+        outbox::reassign(self, from, to)
+    }
+
     fn export_outbox(
         &mut self,
         customer: CustomerId,

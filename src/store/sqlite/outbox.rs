@@ -150,6 +150,28 @@ pub(super) fn erase(
     Ok(n)
 }
 
+/// [`Transaction::reassign_outbox`](crate::store::Transaction::reassign_outbox)
+/// for the SQLite store: each entry of `from` at its next version, with its
+/// `customer` column.
+pub(super) fn reassign(
+    tx: &mut SqliteTx<'_>,
+    from: CustomerId,
+    to: CustomerId,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for e in tx.outbox_for_customer(from)? {
+        let (mut entry, version) = e.into_parts();
+        if entry.reassign(from, to) {
+            let next = version
+                .next()
+                .map_err(|e| StoreError::backend(e.to_string()))?;
+            tx.outbox_put(&Versioned::new(entry, next), false)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 fn found(tx: &SqliteTx<'_>, key: IdempotencyKey) -> Result<Versioned<OutboxEntry>, OutreachError> {
     tx.outbox_get(key)?.ok_or(OutreachError::NotFound { key })
 }
