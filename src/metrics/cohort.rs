@@ -488,15 +488,6 @@ impl PurchaseState {
     }
 }
 
-/// The earlier of two acquisitions, [`At::MIN`] being "none".
-fn min_set(a: At, b: At) -> At {
-    match (a == At::MIN, b == At::MIN) {
-        (true, _) => b,
-        (_, true) => a,
-        _ => a.min(b),
-    }
-}
-
 /// One customer's sales count and net revenue (in units) in one bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Cell {
@@ -842,7 +833,7 @@ impl PurchaseCohortAccumulator {
     ) -> Result<(), RelationshipError> {
         let state = self.customers.entry(customer)?;
         let mut next = *state;
-        next.acquired = min_set(next.acquired, At::of(at));
+        next.acquired = At::earlier_set(next.acquired, At::of(at));
         next.check(customer)?;
         *state = next;
         Ok(())
@@ -867,7 +858,7 @@ impl PurchaseCohortAccumulator {
                 let state = self.customers.entry(*c)?;
                 state.first_sale = state.first_sale.min(o.first_sale);
                 state.first_any = state.first_any.min(o.first_any);
-                state.acquired = min_set(state.acquired, o.acquired);
+                state.acquired = At::earlier_set(state.acquired, o.acquired);
                 state.check(*c)?;
                 map.push((s, i));
             }

@@ -989,6 +989,16 @@ impl At {
         }
     }
 
+    /// The earlier of two recorded instants, [`At::MIN`] being "none"
+    /// (an acquisition not recorded).
+    pub(crate) fn earlier_set(a: At, b: At) -> At {
+        match (a == At::MIN, b == At::MIN) {
+            (true, _) => b,
+            (_, true) => a,
+            _ => a.min(b),
+        }
+    }
+
     /// `Some(t)` as an instant, `None` as `none`.
     pub(crate) fn from_opt(t: Option<DateTime<Utc>>, none: At) -> Self {
         t.map_or(none, Self::of)
@@ -1538,6 +1548,15 @@ mod tests {
             r.push_batch(&rows).unwrap();
             check_rfm(&r, &[head, &rows[..]].concat()).unwrap();
         }
+    }
+
+    #[test]
+    fn earlier_set_treats_min_as_none() {
+        let (a, b) = (At::new(5, 0), At::new(5, 1));
+        assert_eq!(At::earlier_set(At::MIN, b), b);
+        assert_eq!(At::earlier_set(a, At::MIN), a);
+        assert_eq!(At::earlier_set(b, a), a);
+        assert_eq!(At::earlier_set(At::MIN, At::MIN), At::MIN);
     }
 
     #[test]

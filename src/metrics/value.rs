@@ -102,7 +102,7 @@ impl ValueState {
         rescale(&mut margin, k)?;
         self.first = self.first.min(o.first);
         self.last = self.last.max(o.last);
-        self.acquired = min_set(self.acquired, o.acquired);
+        self.acquired = At::earlier_set(self.acquired, o.acquired);
         self.orders = self.orders.checked_add(o.orders).ok_or(of("order count"))?;
         self.margin_complete &= o.margin_complete;
         self.revenue.add(revenue, "revenue")?;
@@ -110,15 +110,6 @@ impl ValueState {
         self.revenue_scale = self.revenue_scale.max(o.revenue_scale);
         self.margin_scale = self.margin_scale.max(o.margin_scale);
         Ok(())
-    }
-}
-
-/// The earlier of two acquisitions, [`At::MIN`] being "none".
-fn min_set(a: At, b: At) -> At {
-    match (a == At::MIN, b == At::MIN) {
-        (true, _) => b,
-        (_, true) => a,
-        _ => a.min(b),
     }
 }
 
@@ -474,7 +465,7 @@ impl ValueAccumulator {
     ) -> Result<(), RelationshipError> {
         let state = self.customers.entry(customer)?;
         let mut next = *state;
-        next.acquired = min_set(next.acquired, At::of(at));
+        next.acquired = At::earlier_set(next.acquired, At::of(at));
         next.check(customer)?;
         *state = next;
         Ok(())
