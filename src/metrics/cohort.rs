@@ -570,7 +570,7 @@ impl CellLog {
 
 impl Extra for CellLog {
     /// Each record closes at most one cell.
-    fn expect(&mut self, records: usize) {
+    fn reserve_for(&mut self, records: usize) {
         self.cells.reserve(records);
     }
 }

@@ -205,7 +205,7 @@ pub(crate) trait Extra {
     /// `records` records of a batch are about to be applied to the shard
     /// (room for what they add can be reserved once, instead of growing
     /// the state by doubling, a copy each time).
-    fn expect(&mut self, records: usize) {
+    fn reserve_for(&mut self, records: usize) {
         let _ = records;
     }
 }
@@ -516,7 +516,7 @@ fn apply_parts<S: Default, X: Extra, R>(
 ) -> Result<(), RelationshipError> {
     for (j, (shard, extra)) in shards.iter_mut().zip(extras.iter_mut()).enumerate() {
         let s = first + j;
-        extra.expect(parts.iter().map(|p| p.get(s).map_or(0, Vec::len)).sum());
+        extra.reserve_for(parts.iter().map(|p| p.get(s).map_or(0, Vec::len)).sum());
         for part in parts {
             for (c, r) in part.get(s).map_or(&[][..], Vec::as_slice) {
                 let i = shard.slot(*c)?;
