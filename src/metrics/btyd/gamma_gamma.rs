@@ -574,6 +574,7 @@ impl RepeatScan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::btyd::optim::tests::check_hessian_against_gradient;
 
     #[test]
     fn analytic_gradient_matches_finite_differences() {
@@ -598,39 +599,16 @@ mod tests {
     }
 
     /// The analytic Hessian against central differences of the analytic
-    /// gradient, relative to each entry's scale `sqrt(|H_ii H_kk|)` (at least
-    /// `w / (p_i p_k)` / 100).
+    /// gradient (see [`check_hessian_against_gradient`]).
     fn check_hessian(data: &GammaGammaData, p: &[f64; 3], tol: f64) -> Result<(), String> {
         let d = data.derivatives(p, Order::Hessian).ok_or("not finite")?;
         let (ll, g) = data.evaluate(p, true).ok_or("gradient")?;
         if ll != d.value || g != d.gradient {
             return Err(format!("value/gradient differ: {ll} {g:?} vs {d:?}"));
         }
-        for k in 0..3 {
-            let h = 1e-5 * p[k];
-            let mut up = *p;
-            up[k] += h;
-            let mut dn = *p;
-            dn[k] -= h;
-            let gu = data.evaluate(&up, true).ok_or("up")?.1;
-            let gd = data.evaluate(&dn, true).ok_or("down")?.1;
-            for i in 0..3 {
-                let fd = (gu[i] - gd[i]) / (2.0 * h);
-                // Entries that cancel to ~0 (e.g. -r/α² + r/α² for one row
-                // with T = 0) are compared against the natural size of a
-                // second derivative, weight / (p_i p_k), instead.
-                let size = (d.hessian[i][i] * d.hessian[k][k]).abs().sqrt()
-                    + d.hessian[i][k].abs()
-                    + 1e-2 * data.total_weight() / (p[i] * p[k]);
-                if (fd - d.hessian[i][k]).abs() > tol * size {
-                    return Err(format!(
-                        "H[{i}][{k}] = {} vs differences {fd}",
-                        d.hessian[i][k]
-                    ));
-                }
-            }
-        }
-        Ok(())
+        check_hessian_against_gradient(&d, p, data.total_weight(), tol, false, |q| {
+            data.evaluate(q, true).map(|(_, g)| g)
+        })
     }
 
     #[cfg(feature = "synth")]

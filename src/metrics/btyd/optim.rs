@@ -497,6 +497,53 @@ fn invert<const N: usize>(mut m: [[f64; N]; N]) -> Option<[[f64; N]; N]> {
 pub(crate) mod tests {
     use super::*;
 
+    /// Checks an analytic Hessian `d` at `p` against central differences
+    /// of the analytic gradient `grad`, entry by entry, to `tol` relative to
+    /// the entry's scale `sqrt(|H_ii H_kk|) + |H_ik|` plus the natural size
+    /// of a second derivative, `weight / (p_i p_k) / 100` (entries that
+    /// cancel to about zero, such as `-r/α² + r/α²` for one row with
+    /// `T = 0`, are compared against that). Also checks symmetry. A
+    /// perturbed point where `grad` is `None` skips that column when
+    /// `skip_undefined`, else fails.
+    #[allow(clippy::needless_range_loop)] // matrix code reads best with indices
+    pub(crate) fn check_hessian_against_gradient<const N: usize>(
+        d: &Derivatives<N>,
+        p: &[f64; N],
+        weight: f64,
+        tol: f64,
+        skip_undefined: bool,
+        grad: impl Fn(&[f64; N]) -> Option<[f64; N]>,
+    ) -> Result<(), String> {
+        for k in 0..N {
+            let h = 1e-5 * p[k];
+            let mut up = *p;
+            up[k] += h;
+            let mut dn = *p;
+            dn[k] -= h;
+            let (gu, gd) = match (grad(&up), grad(&dn)) {
+                (Some(gu), Some(gd)) => (gu, gd),
+                _ if skip_undefined => continue,
+                _ => return Err(format!("gradient undefined next to p[{k}]")),
+            };
+            for i in 0..N {
+                let fd = (gu[i] - gd[i]) / (2.0 * h);
+                let size = (d.hessian[i][i] * d.hessian[k][k]).abs().sqrt()
+                    + d.hessian[i][k].abs()
+                    + 1e-2 * weight / (p[i] * p[k]);
+                if (fd - d.hessian[i][k]).abs() > tol * size.max(1e-300) {
+                    return Err(format!(
+                        "H[{i}][{k}] = {} vs differences {fd}",
+                        d.hessian[i][k]
+                    ));
+                }
+                if d.hessian[i][k] != d.hessian[k][i] {
+                    return Err(format!("H[{i}][{k}] not symmetric"));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The standard errors as computed before the analytic Hessians (the test
     /// oracle): from the Hessian of the total negative log-likelihood,
     /// the square roots of the diagonal of its inverse. `None` when the
