@@ -1390,15 +1390,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn analytic_gradient_matches_finite_differences() {
-        let data = BgNbdData::new([
+    /// Four customers: one with no repeat purchase, three with some.
+    fn four_customers() -> BgNbdData {
+        BgNbdData::new([
             (0.0, 0.0, 38.0),
             (2.0, 30.4, 38.9),
             (1.0, 1.7, 38.9),
             (5.0, 35.0, 37.0),
         ])
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn analytic_gradient_matches_finite_differences() {
+        let data = four_customers();
         let p = [0.5, 3.0, 0.8, 2.5];
         let (_, g) = data.evaluate(&p, 0.3, true).unwrap();
         for k in 0..4 {
@@ -1744,13 +1749,7 @@ mod tests {
         ])
         .unwrap();
         check_hessian(&data, &[0.5, 3.0, 0.8, 2.5], 0.3, 1e-6).unwrap();
-        let data = BgNbdData::new([
-            (0.0, 0.0, 38.0),
-            (2.0, 30.4, 38.9),
-            (1.0, 1.7, 38.9),
-            (5.0, 35.0, 37.0),
-        ])
-        .unwrap();
+        let data = four_customers();
         check_hessian(&data, &[0.5, 3.0, 0.8, 2.5], 0.3, 1e-6).unwrap();
     }
 
