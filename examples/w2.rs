@@ -15,6 +15,7 @@ use std::time::Instant;
 use crmkit::domain::{Granularity, Period};
 use crmkit::metrics::activity::TransactionKind;
 use crmkit::metrics::cohort::{CohortSpec, PurchaseCohortAccumulator};
+use crmkit::metrics::ledger::Ledger;
 use crmkit::metrics::rfm::{RfmAccumulator, SegmentTable};
 use crmkit::metrics::value::ValueAccumulator;
 use crmkit::synth::purchases::{PurchaseSpec, purchases};
@@ -34,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         customers,
         ..PurchaseSpec::w2()
     };
-    let ledger = purchases(&spec)?;
+    let rows = purchases(&spec)?;
     let as_of = spec.end();
     match args.get(1).map(String::as_str) {
         Some("export") => {
@@ -42,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::create_dir_all(&dir)?;
             let mut w = BufWriter::new(std::fs::File::create(dir.join("w2_purchases.csv"))?);
             writeln!(w, "customer,ts,refund,amount,margin")?;
-            for t in &ledger {
+            for t in &rows {
                 writeln!(
                     w,
                     "{},{},{},{},{}",
@@ -62,11 +63,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "{{\"start\": {}, \"as_of\": {}, \"rows\": {}, \"customers\": {}}}\n",
                     spec.start.timestamp(),
                     as_of.timestamp(),
-                    ledger.len(),
+                    rows.len(),
                     customers
                 ),
             )?;
-            eprintln!("wrote {} rows to {}", ledger.len(), dir.display());
+            eprintln!("wrote {} rows to {}", rows.len(), dir.display());
         }
         Some("time") => {
             let repeats: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(5);
@@ -78,6 +79,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )?;
             let table = SegmentTable::standard();
             let (mut rfm, mut clv, mut coh) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut build, mut lrfm, mut lclv, mut lcoh) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             let mut checks = String::new();
             // (task, push_batch, finish) of every run, printed to stderr
             // with W2_PHASES=1.
@@ -85,7 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for r in 0..repeats {
                 let t0 = Instant::now();
                 let mut acc = RfmAccumulator::with_capacity(spec.currency, as_of, n);
-                acc.push_batch(&ledger)?;
+                acc.push_batch(&rows)?;
                 let t1 = Instant::now();
                 let scores = acc.finish(&table)?;
                 rfm.push(t0.elapsed().as_secs_f64());
@@ -93,7 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
                 let t0 = Instant::now();
                 let mut acc = ValueAccumulator::with_capacity(spec.currency, n);
-                acc.push_batch(&ledger)?;
+                acc.push_batch(&rows)?;
                 let t1 = Instant::now();
                 let value = acc.finish();
                 clv.push(t0.elapsed().as_secs_f64());
@@ -102,12 +105,52 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let t0 = Instant::now();
                 let mut acc =
                     PurchaseCohortAccumulator::with_capacity(cohorts.clone(), spec.currency, n);
-                acc.push_batch(&ledger)?;
+                acc.push_batch(&rows)?;
                 let t1 = Instant::now();
                 let cohort = acc.finish()?;
                 coh.push(t0.elapsed().as_secs_f64());
                 phases.push(("cohorts", t1 - t0, t1.elapsed()));
 
+                // The same three tasks on a ledger built once.
+                let t0 = Instant::now();
+                let ledger = Ledger::from_transactions(spec.currency, &rows)?;
+                build.push(t0.elapsed().as_secs_f64());
+                let t0 = Instant::now();
+                let mut acc = RfmAccumulator::new(spec.currency, as_of);
+                acc.push_ledger(&ledger)?;
+                let l_scores = acc.finish(&table)?;
+                lrfm.push(t0.elapsed().as_secs_f64());
+                let t0 = Instant::now();
+                let mut acc = ValueAccumulator::new(spec.currency);
+                acc.push_ledger(&ledger)?;
+                let l_value = acc.finish();
+                lclv.push(t0.elapsed().as_secs_f64());
+                let t0 = Instant::now();
+                let mut acc = PurchaseCohortAccumulator::new(cohorts.clone(), spec.currency);
+                acc.push_ledger(&ledger)?;
+                let l_cohort = acc.finish()?;
+                lcoh.push(t0.elapsed().as_secs_f64());
+                drop(ledger);
+                if r == 0 {
+                    // Both routes give the same results.
+                    let sorted = |mut v: Vec<_>| {
+                        v.sort_by_key(|c: &crmkit::metrics::rfm::CustomerRfm| c.customer);
+                        v
+                    };
+                    let by_customer = |mut v: Vec<crmkit::metrics::value::CustomerValue>| {
+                        v.sort_by_key(|c| c.customer);
+                        v
+                    };
+                    if sorted(l_scores.customers.clone()) != sorted(scores.customers.clone())
+                        || by_customer(l_value.customers.clone())
+                            != by_customer(value.customers.clone())
+                        || (l_value.sales, l_value.refunds, l_value.orders)
+                            != (value.sales, value.refunds, value.orders)
+                        || l_cohort != cohort
+                    {
+                        return Err("ledger results differ from push_batch".into());
+                    }
+                }
                 if r == 0 {
                     let sum_r: u64 = scores.customers.iter().map(|c| u64::from(c.r)).sum();
                     let sum_f: u64 = scores.customers.iter().map(|c| u64::from(c.f)).sum();
@@ -136,11 +179,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             println!(
-                "{{\"rows\": {}, \"rfm\": {}, \"clv\": {}, \"cohorts\": {}, \"checks\": {checks}}}",
-                ledger.len(),
+                "{{\"rows\": {}, \"rfm\": {}, \"clv\": {}, \"cohorts\": {}, \"ledger_build\": {}, \"ledger_rfm\": {}, \"ledger_clv\": {}, \"ledger_cohorts\": {}, \"checks\": {checks}}}",
+                rows.len(),
                 median(rfm),
                 median(clv),
-                median(coh)
+                median(coh),
+                median(build),
+                median(lrfm),
+                median(lclv),
+                median(lcoh)
             );
         }
         _ => return Err("usage: w2 export DIR | w2 time REPEATS".into()),

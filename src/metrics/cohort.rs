@@ -37,6 +37,7 @@ use super::dense::{
     At, Columnar, DenseMap, Extra, Rec, SHARDS, Shards, Split64, Units, add, decimal, overflow,
     pow10, push_columnar, scale_of, units_i64, units_or,
 };
+use super::ledger::{Ledger, check_ledger_currency};
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
 
 mod accumulate;
@@ -837,6 +838,50 @@ impl PurchaseCohortAccumulator {
         next.check(customer)?;
         *state = next;
         Ok(())
+    }
+
+    /// Adds every transaction of `ledger`: the same result as
+    /// [`PurchaseCohortAccumulator::push_batch`] of its transactions, without re-reading and
+    /// grouping them (see [`crate::metrics::ledger`]). Into an empty
+    /// accumulator the state is built from the ledger directly; into one
+    /// with data, it is built apart and merged.
+    ///
+    /// # Errors
+    /// [`RelationshipError::CurrencyMismatch`] for a ledger in another
+    /// currency (nothing is added);
+    /// [`RelationshipError::PurchaseBeforeAcquisition`] as with `merge`; overflow.
+    pub fn push_ledger(&mut self, ledger: &Ledger) -> Result<(), RelationshipError> {
+        check_ledger_currency(self.currency, ledger)?;
+        let spec = &self.spec;
+        let end = At::of(spec.window.end());
+        let customers = Shards::from_ledger(
+            ledger,
+            |r| {
+                (At::new(r.secs, r.nanos) < end).then_some(CohortRow {
+                    secs: Split64::new(r.secs),
+                    units: Split64::new(r.units),
+                    nanos: r.nanos,
+                    sale: r.sale,
+                    scale: r.scale,
+                })
+            },
+            |state, log: &mut CellLog, c, r, i| {
+                let bucket = log.bucket(spec, r.secs.get());
+                apply_row(state, log, c, r, i, bucket)
+            },
+        )?;
+        let fresh = PurchaseCohortAccumulator {
+            spec: self.spec.clone(),
+            currency: self.currency,
+            scale: ledger.scale(),
+            customers,
+        };
+        if Columnar::is_empty(self) {
+            *self = fresh;
+            Ok(())
+        } else {
+            self.merge(&fresh)
+        }
     }
 
     /// Merges another accumulator (the same customer may be in both).

@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::activity::{RelationshipError, Transaction};
+use super::ledger::{Ledger, LedgerRow, LedgerShard};
 use crate::domain::{Currency, CustomerId};
 
 pub(crate) fn overflow(operation: &'static str) -> RelationshipError {
@@ -453,6 +454,91 @@ impl<S: Default + Send, X: Extra + Send> Shards<S, X> {
         }
         Ok(None)
     }
+}
+
+impl<S, X> Shards<S, X> {
+    /// Each shard's customers (in index order) with its extra state.
+    pub(crate) fn into_parts(self) -> impl Iterator<Item = (Vec<CustomerId>, X)> {
+        self.shards.into_iter().map(|m| m.ids).zip(self.extras)
+    }
+}
+
+impl<S: Default + Send, X: Default + Extra + Send> Shards<S, X> {
+    /// The shards of the rows of `ledger` that `record` keeps, applied with
+    /// `apply` as [`Shards::push_partitioned`] would apply them: the ledger
+    /// groups rows by the same shards, so each thread takes a range of
+    /// shards and reads each customer's rows as one run, with one index
+    /// insert per customer (only customers with a kept row get one).
+    ///
+    /// # Errors
+    /// The first error of `apply`, in shard order.
+    pub(crate) fn from_ledger<R>(
+        ledger: &Ledger,
+        record: impl Fn(&LedgerRow) -> Option<R> + Sync,
+        apply: impl Fn(&mut S, &mut X, &CustomerId, &R, u32) -> Result<(), RelationshipError> + Sync,
+    ) -> Result<Self, RelationshipError> {
+        let mut out = Self::default();
+        let sources = ledger.shards();
+        let threads = threads_for(ledger.len());
+        let per = SHARDS.div_ceil(threads.max(1));
+        let (record, apply) = (&record, &apply);
+        let fill = move |maps: &mut [DenseMap<S>], extras: &mut [X], src: &[LedgerShard]| {
+            for ((map, extra), src) in maps.iter_mut().zip(extras.iter_mut()).zip(src) {
+                from_ledger_shard(map, extra, src, record, apply)?;
+            }
+            Ok::<(), RelationshipError>(())
+        };
+        if threads < 2 {
+            fill(&mut out.shards, &mut out.extras, sources)?;
+            return Ok(out);
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = out
+                .shards
+                .chunks_mut(per)
+                .zip(out.extras.chunks_mut(per))
+                .zip(sources.chunks(per))
+                .map(|((maps, extras), src)| scope.spawn(move || fill(maps, extras, src)))
+                .collect();
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().unwrap_or(Err(overflow("ledger worker"))))
+        })?;
+        Ok(out)
+    }
+}
+
+/// One shard of [`Shards::from_ledger`].
+#[inline(never)]
+fn from_ledger_shard<S: Default, X: Extra, R>(
+    map: &mut DenseMap<S>,
+    extra: &mut X,
+    src: &LedgerShard,
+    record: &impl Fn(&LedgerRow) -> Option<R>,
+    apply: &impl Fn(&mut S, &mut X, &CustomerId, &R, u32) -> Result<(), RelationshipError>,
+) -> Result<(), RelationshipError> {
+    map.reserve(src.ids().len());
+    extra.reserve_for(src.len());
+    for (k, c) in src.ids().iter().enumerate() {
+        let mut slot = None;
+        for row in src.rows(k) {
+            let Some(r) = record(&row) else { continue };
+            let i = match slot {
+                Some(i) => i,
+                None => {
+                    let i = map.slot(*c)?;
+                    slot = Some(i);
+                    i
+                }
+            };
+            let state = map
+                .states
+                .get_mut(i as usize)
+                .ok_or(overflow("customer index"))?;
+            apply(state, extra, c, &r, i)?;
+        }
+    }
+    Ok(())
 }
 
 /// Phase 1 of [`Shards::push_partitioned`]: the records of `rows` into

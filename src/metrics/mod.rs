@@ -16,6 +16,7 @@ mod dense;
 pub mod group;
 pub mod interval;
 pub mod latest;
+pub mod ledger;
 pub mod nps;
 pub mod rate;
 pub mod response;

@@ -39,9 +39,10 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{RelationshipError, Transaction};
 use super::dense::{
-    Columnar, Rec, Shards, Split64, add, decimal, overflow, par_map, pow10, push_columnar, rescale,
+    At, Columnar, Rec, Shards, Split64, add, decimal, overflow, par_map, pow10, push_columnar, rescale,
     scale_of, threads_for, units_i64, units_or,
 };
+use super::ledger::{Ledger, check_ledger_currency};
 use crate::domain::{Currency, CustomerId, Money};
 
 mod accumulate;
@@ -491,6 +492,44 @@ impl RfmAccumulator {
     /// anything is added.
     pub fn push_batch(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
         push_columnar(self, rows)
+    }
+
+    /// Adds every transaction of `ledger`: the same result as
+    /// [`RfmAccumulator::push_batch`] of its transactions, without re-reading and
+    /// grouping them (see [`crate::metrics::ledger`]). Into an empty
+    /// accumulator the state is built from the ledger directly; into one
+    /// with data, it is built apart and merged.
+    ///
+    /// # Errors
+    /// [`RelationshipError::CurrencyMismatch`] for a ledger in another
+    /// currency (nothing is added); overflow.
+    pub fn push_ledger(&mut self, ledger: &Ledger) -> Result<(), RelationshipError> {
+        check_ledger_currency(self.currency, ledger)?;
+        let as_of = At::of(self.as_of);
+        let customers = Shards::from_ledger(
+            ledger,
+            |r| {
+                (At::new(r.secs, r.nanos) < as_of).then_some(RfmRow {
+                    secs: Split64::new(r.secs),
+                    units: Split64::new(r.units),
+                    sale: r.sale,
+                    scale: r.scale,
+                })
+            },
+            |s, _, _, r, _| apply_row(s, r),
+        )?;
+        let fresh = RfmAccumulator {
+            currency: self.currency,
+            as_of: self.as_of,
+            scale: ledger.scale(),
+            customers,
+        };
+        if Columnar::is_empty(self) {
+            *self = fresh;
+            Ok(())
+        } else {
+            self.merge(&fresh)
+        }
     }
 
     /// Merges another accumulator (customers may be in both).

@@ -30,6 +30,7 @@ use super::dense::{
     At, Columnar, DenseMap, Extra, Rec, SHARDS, Shards, Units, add, decimal, pow10, push_columnar,
     rescale, scale_of, units_i64, units_or,
 };
+use super::ledger::{Ledger, check_ledger_currency};
 use crate::domain::{Currency, CustomerId, Money};
 
 mod accumulate;
@@ -469,6 +470,46 @@ impl ValueAccumulator {
         next.check(customer)?;
         *state = next;
         Ok(())
+    }
+
+    /// Adds every transaction of `ledger`: the same result as
+    /// [`ValueAccumulator::push_batch`] of its transactions, without re-reading and
+    /// grouping them (see [`crate::metrics::ledger`]). Into an empty
+    /// accumulator the state is built from the ledger directly; into one
+    /// with data, it is built apart and merged.
+    ///
+    /// # Errors
+    /// [`RelationshipError::CurrencyMismatch`] for a ledger in another
+    /// currency (nothing is added);
+    /// [`RelationshipError::PurchaseBeforeAcquisition`] as with `merge`; overflow.
+    pub fn push_ledger(&mut self, ledger: &Ledger) -> Result<(), RelationshipError> {
+        check_ledger_currency(self.currency, ledger)?;
+        let customers = Shards::from_ledger(
+            ledger,
+            |r| {
+                Some(ValueRow {
+                    secs: r.secs,
+                    units: r.units,
+                    margin: r.margin,
+                    nanos: r.nanos,
+                    sale: r.sale,
+                    margin_scale: r.margin_scale,
+                    scale: r.scale,
+                })
+            },
+            apply_row,
+        )?;
+        let fresh = ValueAccumulator {
+            currency: self.currency,
+            scale: ledger.scale(),
+            customers,
+        };
+        if Columnar::is_empty(self) {
+            *self = fresh;
+            Ok(())
+        } else {
+            self.merge(&fresh)
+        }
     }
 
     /// Merges another accumulator (the same customer may be in both).

@@ -1,0 +1,3 @@
+//! Unit and property tests of [`Ledger`](super::Ledger).
+
+use super::*;
