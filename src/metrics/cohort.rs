@@ -71,6 +71,39 @@ pub struct CohortSpec {
     /// `buckets.len() + 1` boundaries.
     bounds: Vec<i64>,
     complete: Vec<bool>,
+    /// Bucket lookup (derived from `bounds`): the bucket holding instant
+    /// `bounds[0] + (j << shift)` is `slots[j]`; a slot is at most a
+    /// quarter of the mean bucket, so a lookup is a table read and mostly
+    /// no, at most a few, steps forward.
+    slots: Vec<u32>,
+    shift: u32,
+}
+
+/// The lookup table of [`CohortSpec::index_of_seconds`]: slots of `2^shift`
+/// seconds from `bounds[0]`, at most about four per bucket.
+fn slot_table(bounds: &[i64]) -> (Vec<u32>, u32) {
+    let (Some(&first), Some(&end)) = (bounds.first(), bounds.last()) else {
+        return (Vec::new(), 0);
+    };
+    let span = u64::try_from(end.saturating_sub(first)).unwrap_or(0);
+    let most = (bounds.len().saturating_sub(1) as u64)
+        .saturating_mul(4)
+        .max(1);
+    let mut shift = 0;
+    while (span >> shift) + 1 > most && shift < 63 {
+        shift += 1;
+    }
+    let n = (span >> shift) + 1;
+    let mut slots = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+    let mut b = 0usize;
+    for j in 0..n {
+        let at = first.saturating_add(i64::try_from(j << shift).unwrap_or(i64::MAX));
+        while b + 2 < bounds.len() && bounds.get(b + 1).is_some_and(|&x| x <= at) {
+            b += 1;
+        }
+        slots.push(u32::try_from(b).unwrap_or(u32::MAX));
+    }
+    (slots, shift)
 }
 
 impl CohortSpec {
@@ -108,6 +141,7 @@ impl CohortSpec {
                 range: "up to u32::MAX",
             });
         }
+        let (slots, shift) = slot_table(&bounds);
         Ok(Self {
             window,
             granularity,
@@ -115,6 +149,8 @@ impl CohortSpec {
             buckets,
             bounds,
             complete,
+            slots,
+            shift,
         })
     }
 
@@ -147,11 +183,18 @@ impl CohortSpec {
     /// inside the window.
     #[inline]
     fn index_of_seconds(&self, seconds: i64) -> Option<u32> {
-        let p = self.bounds.partition_point(|&b| b <= seconds);
-        if p == 0 || p >= self.bounds.len() {
+        let (&first, &end) = (self.bounds.first()?, self.bounds.last()?);
+        if seconds < first || seconds >= end {
             return None;
         }
-        u32::try_from(p - 1).ok()
+        let offset = u64::try_from(seconds.checked_sub(first)?).ok()?;
+        let slot = usize::try_from(offset >> self.shift).ok()?;
+        let mut b = *self.slots.get(slot)? as usize;
+        // The slot's bucket, or one a few bounds further.
+        while self.bounds.get(b + 1).is_some_and(|&x| x <= seconds) {
+            b += 1;
+        }
+        u32::try_from(b).ok()
     }
 
     /// The index of the bucket holding `instant`, if inside the window.
@@ -1279,7 +1322,48 @@ mod tests {
         })
     }
 
+    /// The bucket of `secs` by binary search over the bounds (`u32::MAX`
+    /// outside the window): the definition the lookups must agree with.
+    fn searched(spec: &CohortSpec, secs: i64) -> u32 {
+        let p = spec.bounds.partition_point(|&b| b <= secs);
+        if p == 0 || p >= spec.bounds.len() {
+            u32::MAX
+        } else {
+            (p - 1) as u32
+        }
+    }
+
     proptest! {
+        /// The bucket table, on every granularity (short first and last
+        /// buckets included), agrees with the binary search.
+        #[test]
+        fn table_lookup_is_the_searched_bucket(
+            start in -400i64 * 86_400..400 * 86_400,
+            len in 1i64..3 * 365 * 86_400,
+            g in 0usize..5,
+            probes in proptest::collection::vec(-2i64 * 86_400..3 * 366 * 86_400, 1..100),
+        ) {
+            let g = [Granularity::Day, Granularity::IsoWeek, Granularity::Month, Granularity::Quarter, Granularity::Year][g];
+            let from = t(1, 1) + chrono::Duration::seconds(start);
+            let window = Period::new(from, from + chrono::Duration::seconds(len)).unwrap();
+            let spec = CohortSpec::new(window, g, chrono_tz::America::New_York).unwrap();
+            prop_assert!(spec.slots.len() <= 4 * spec.buckets.len() + 1);
+            // Each slot holds the bucket of its start.
+            for (j, &b) in spec.slots.iter().enumerate() {
+                let at = spec.bounds[0] + ((j as i64) << spec.shift);
+                if at < *spec.bounds.last().unwrap() {
+                    prop_assert_eq!(b, searched(&spec, at));
+                }
+            }
+            let first = from.timestamp();
+            let bounds = spec.bounds.clone();
+            let probes = probes.iter().map(|&p| first + p - 86_400)
+                .chain(bounds.iter().flat_map(|&b| [b - 1, b, b + 1]));
+            for secs in probes {
+                prop_assert_eq!(spec.index_of_seconds(secs).unwrap_or(u32::MAX), searched(&spec, secs));
+            }
+        }
+
         /// The shard's cached bucket agrees with the binary search for any
         /// sequence of instants (in order, backwards, outside the window,
         /// on the bounds), in a zone with daylight saving time.
@@ -1301,7 +1385,8 @@ mod tests {
                 if k % 5 == 4 && let Some(&b) = spec.bounds.get(k % spec.bounds.len()) {
                     secs = b;
                 }
-                let want = spec.index_of_seconds(secs).unwrap_or(u32::MAX);
+                let want = searched(&spec, secs);
+                prop_assert_eq!(spec.index_of_seconds(secs).unwrap_or(u32::MAX), want);
                 prop_assert_eq!(log.bucket(&spec, secs), want);
                 secs += step;
             }

@@ -72,7 +72,7 @@ impl std::hash::Hasher for FoldHasher {
 }
 
 /// A [`DenseMap`]'s index: customer to dense index.
-type IndexMap =
+pub(crate) type IndexMap =
     std::collections::HashMap<CustomerId, u32, std::hash::BuildHasherDefault<FoldHasher>>;
 
 /// Per-customer state in a flat `Vec`, indexed densely in first-seen order.
@@ -456,13 +456,6 @@ impl<S: Default + Send, X: Extra + Send> Shards<S, X> {
     }
 }
 
-impl<S, X> Shards<S, X> {
-    /// Each shard's customers (in index order) with its extra state.
-    pub(crate) fn into_parts(self) -> impl Iterator<Item = (Vec<CustomerId>, X)> {
-        self.shards.into_iter().map(|m| m.ids).zip(self.extras)
-    }
-}
-
 impl<S: Default + Send, X: Default + Extra + Send> Shards<S, X> {
     /// The shards of the rows of `ledger` that `record` keeps, applied with
     /// `apply` as [`Shards::push_partitioned`] would apply them: the ledger
@@ -517,28 +510,88 @@ fn from_ledger_shard<S: Default, X: Extra, R>(
     record: &impl Fn(&LedgerRow) -> Option<R>,
     apply: &impl Fn(&mut S, &mut X, &CustomerId, &R, u32) -> Result<(), RelationshipError>,
 ) -> Result<(), RelationshipError> {
-    map.reserve(src.ids().len());
+    let all = src.ids();
     extra.reserve_for(src.len());
-    for (k, c) in src.ids().iter().enumerate() {
-        let mut slot = None;
+    let (mut ids, mut states) = (Vec::with_capacity(all.len()), Vec::with_capacity(all.len()));
+    for (k, c) in all.iter().enumerate() {
+        // The customer's dense index, if a row is kept.
+        let i = u32::try_from(states.len()).map_err(|_| overflow("customer count"))?;
+        let mut state: Option<&mut S> = None;
         for row in src.rows(k) {
             let Some(r) = record(&row) else { continue };
-            let i = match slot {
-                Some(i) => i,
+            let s = match state {
+                Some(s) => s,
                 None => {
-                    let i = map.slot(*c)?;
-                    slot = Some(i);
-                    i
+                    ids.push(*c);
+                    states.push(S::default());
+                    states.last_mut().ok_or(overflow("customer index"))?
                 }
             };
-            let state = map
-                .states
-                .get_mut(i as usize)
-                .ok_or(overflow("customer index"))?;
-            apply(state, extra, c, &r, i)?;
+            apply(s, extra, c, &r, i)?;
+            state = Some(s);
         }
     }
+    // Every customer kept (the usual case): the ledger's index, copied;
+    // else one insert per kept customer.
+    let index = if ids.len() == all.len() {
+        src.index().clone()
+    } else {
+        let mut index = IndexMap::default();
+        index.reserve(ids.len());
+        for (i, c) in ids.iter().enumerate() {
+            let i = u32::try_from(i).map_err(|_| overflow("customer count"))?;
+            let _ = index.insert(*c, i);
+        }
+        index
+    };
+    *map = DenseMap { index, ids, states };
     Ok(())
+}
+
+/// Per part of the input (one per thread, in input order), per shard: the
+/// records kept, in input order.
+pub(crate) type Parts<R> = Vec<Vec<Vec<(CustomerId, R)>>>;
+
+/// Per part of `rows` (one per thread, in input order), per shard: the
+/// records `record` keeps, in input order; `None` when a row stops it.
+/// Phase 1 of [`Shards::push_partitioned`] over the whole of `rows` at
+/// once (no chunks: the caller keeps every record anyway).
+pub(crate) fn partition_all<T: Sync, R: Copy + Send>(
+    rows: &[T],
+    record: impl Fn(&T) -> Rec<R> + Sync,
+) -> Option<Parts<R>> {
+    let threads = threads_for(rows.len());
+    let part_rows = rows.len().div_ceil(threads).max(1);
+    let per_shard = rows.len().div_ceil(threads * SHARDS) * 5 / 4;
+    let mut parts: Parts<R> = rows
+        .chunks(part_rows)
+        .map(|_| (0..SHARDS).map(|_| Vec::new()).collect())
+        .collect();
+    let record = &record;
+    let run = move |part: &mut Vec<Vec<(CustomerId, R)>>, sub: &[T]| {
+        let mut stage: Vec<Vec<(CustomerId, R)>> = (0..SHARDS).map(|_| Vec::new()).collect();
+        partition(part, &mut stage, sub, per_shard, record)
+    };
+    let stopped = if threads < 2 {
+        parts
+            .iter_mut()
+            .zip(rows.chunks(part_rows))
+            .any(|(part, sub)| run(part, sub))
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter_mut()
+                .zip(rows.chunks(part_rows))
+                .map(|(part, sub)| scope.spawn(move || run(part, sub)))
+                .collect();
+            // Every thread joined, whether or not one stopped.
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(true))
+                .fold(false, |a, b| a | b)
+        })
+    };
+    (!stopped).then_some(parts)
 }
 
 /// Phase 1 of [`Shards::push_partitioned`]: the records of `rows` into

@@ -17,8 +17,10 @@
 //! ledger is an optimisation for analysing one set of transactions several
 //! ways, not another definition.
 //!
-//! Memory: 32 bytes per transaction and about 32 per customer (id, index
-//! entry, row range), against 72 per [`Transaction`].
+//! Memory: 32 bytes per transaction and about 45 per customer (id, index
+//! entry, row range), against 72 per [`Transaction`]; building it also
+//! holds each row as a 48-byte record and a 4-byte index until the columns
+//! are filled.
 //!
 //! Limits: amounts and margins must be `i64` in units of the largest
 //! decimal scale among them (at two decimal places, up to
@@ -72,8 +74,11 @@ use chrono::DateTime;
 use rust_decimal::Decimal;
 
 use super::activity::{RelationshipError, Transaction};
+use std::collections::hash_map::Entry;
+
 use super::dense::{
-    Extra, Rec, SHARDS, Shards, Split64, overflow, scale_of, scan_rows, threads_for, units_i64,
+    IndexMap, Parts, Rec, SCALE_PREFIX, SHARDS, Split64, overflow, partition_all, pow10, scale_of,
+    scan_rows, threads_for, units_i64,
 };
 use crate::domain::{Currency, CustomerId, Money};
 
@@ -118,6 +123,8 @@ impl std::fmt::Debug for Ledger {
 /// `ends[i - 1]..ends[i]`, in input order.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LedgerShard {
+    /// Customer to position in `ids`, as the accumulators' shard index.
+    index: IndexMap,
     ids: Vec<CustomerId>,
     ends: Vec<u32>,
     secs: Vec<i64>,
@@ -146,6 +153,11 @@ pub(crate) struct LedgerRow {
 }
 
 impl LedgerShard {
+    /// Customer to position in [`LedgerShard::ids`].
+    pub(crate) fn index(&self) -> &IndexMap {
+        &self.index
+    }
+
     /// The shard's customers, in first-seen order.
     pub(crate) fn ids(&self) -> &[CustomerId] {
         &self.ids
@@ -198,23 +210,15 @@ struct BuildRow {
     meta: u32,
 }
 
-/// A shard's rows in input order, with the customer's index in the shard.
-#[derive(Debug, Default)]
-struct BuildLog {
-    rows: Vec<(u32, BuildRow)>,
-}
-
-impl Extra for BuildLog {
-    fn reserve_for(&mut self, records: usize) {
-        self.rows.reserve(records);
-    }
-}
-
 impl Ledger {
     /// Groups `rows` by customer into a ledger in `currency`.
     ///
-    /// The rows are read twice over the available cores (a scan for the
-    /// currency and the decimal scale, then the grouping pass).
+    /// Over the available cores, the rows are read once: the first 4,096
+    /// set the decimal scale, and the currency and scale of every row are
+    /// checked in the pass that partitions them by customer shard; should a
+    /// later row have more decimal places, every row is scanned and
+    /// partitioned again. Each shard's records are then grouped by customer
+    /// (first-seen order, rows in input order).
     ///
     /// # Errors
     /// - [`RelationshipError::CurrencyMismatch`] for a row in another
@@ -226,71 +230,43 @@ impl Ledger {
         currency: Currency,
         rows: &[Transaction],
     ) -> Result<Ledger, RelationshipError> {
-        let scan = scan_rows(rows, currency, true)?;
-        let scale = scan.max_scale();
-        if !scan.fits_i64(scale) {
-            return Err(overflow("ledger amount in i64 units"));
-        }
-        let mut shards: Shards<(), BuildLog> = Shards::default();
-        let stopped = shards.push_partitioned(
-            rows,
-            |t| {
-                let amount = t.signed_amount().amount();
-                let Some(units) = units_i64(amount, scale) else {
-                    return Rec::Stop;
-                };
-                let (margin, margin_scale) = match t.margin() {
-                    Some(m) => match units_i64(m.amount(), scale) {
-                        Some(v) => (v, scale_of(m.amount())),
-                        None => return Rec::Stop,
-                    },
-                    None => (0, NO_MARGIN),
-                };
-                let at = t.at();
-                let meta = u32::from(t.is_sale())
-                    | u32::from(scale_of(amount)) << 8
-                    | u32::from(margin_scale) << 16;
-                Rec::Keep(
-                    t.customer(),
-                    BuildRow {
-                        secs: Split64::new(at.timestamp()),
-                        units: Split64::new(units),
-                        margin: Split64::new(margin),
-                        nanos: at.timestamp_subsec_nanos(),
-                        meta,
-                    },
-                )
-            },
-            |_, log, _, r, i| {
-                log.rows.push((i, *r));
-                Ok(())
-            },
-        )?;
-        if stopped.is_some() {
-            // The scan covered every amount: no row can stop the pass.
-            return Err(overflow("ledger amount in i64 units"));
-        }
-        let parts: Vec<(Vec<CustomerId>, BuildLog)> = shards.into_parts().collect();
-        let threads = threads_for(rows.len());
-        let per = SHARDS.div_ceil(threads.max(1));
-        let built: Vec<LedgerShard> = if threads < 2 {
-            parts
-                .into_iter()
-                .map(|(ids, log)| group(ids, log))
-                .collect::<Result<_, _>>()?
-        } else {
-            let mut parts = parts;
-            std::thread::scope(|scope| {
-                let mut handles = Vec::new();
-                while !parts.is_empty() {
-                    let rest = parts.split_off(per.min(parts.len()));
-                    let mine = std::mem::replace(&mut parts, rest);
-                    handles.push(scope.spawn(move || {
-                        mine.into_iter()
-                            .map(|(ids, log)| group(ids, log))
-                            .collect::<Result<Vec<_>, _>>()
-                    }));
+        // The unit scale of the first rows: a later row with more decimal
+        // places (or in another currency, or beyond `i64` units) stops the
+        // pass, and then every row is scanned and partitioned again. The
+        // rows are read once when the first rows set the scale, as they
+        // usually do.
+        let head = rows.get(..SCALE_PREFIX).unwrap_or(rows);
+        let mut scale = scan_rows(head, currency, true)?.max_scale();
+        let parts = match partition_all(rows, |t| build_row(t, currency, scale)) {
+            Some(parts) => parts,
+            None => {
+                let scan = scan_rows(rows, currency, true)?;
+                scale = scan.max_scale();
+                if !scan.fits_i64(scale) {
+                    return Err(overflow("ledger amount in i64 units"));
                 }
+                partition_all(rows, |t| build_row(t, currency, scale))
+                    .ok_or(overflow("ledger amount in i64 units"))?
+            }
+        };
+        // Each shard's records grouped by customer, shard ranges over the
+        // cores.
+        let threads = threads_for(rows.len());
+        let per = SHARDS.div_ceil(threads);
+        let parts = &parts;
+        let group_range = move |range: std::ops::Range<usize>| {
+            range
+                .map(|s| group(s, parts))
+                .collect::<Result<Vec<_>, RelationshipError>>()
+        };
+        let built: Vec<LedgerShard> = if threads < 2 {
+            group_range(0..SHARDS)?
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..SHARDS)
+                    .step_by(per)
+                    .map(|a| scope.spawn(move || group_range(a..(a + per).min(SHARDS))))
+                    .collect();
                 let mut out = Vec::with_capacity(SHARDS);
                 for h in handles {
                     out.extend(h.join().unwrap_or(Err(overflow("ledger worker")))?);
@@ -346,9 +322,10 @@ impl Ledger {
     /// ```
     pub fn transactions(&self) -> impl Iterator<Item = Transaction> + '_ {
         self.shards.iter().flat_map(move |s| {
-            s.ids.iter().enumerate().flat_map(move |(i, &c)| {
-                s.rows(i).filter_map(move |r| self.transaction(c, &r))
-            })
+            s.ids
+                .iter()
+                .enumerate()
+                .flat_map(move |(i, &c)| s.rows(i).filter_map(move |r| self.transaction(c, &r)))
         })
     }
 
@@ -358,7 +335,7 @@ impl Ledger {
         let at = DateTime::from_timestamp(r.secs, r.nanos)?;
         let money = |units: i64, scale: u8| {
             let k = self.scale.checked_sub(u32::from(scale))?;
-            let p = i64::try_from(super::dense::pow10(k)?).ok()?;
+            let p = i64::try_from(pow10(k)?).ok()?;
             let v = Decimal::try_from_i128_with_scale(i128::from(units / p), u32::from(scale));
             Some(Money::new(v.ok()?, self.currency))
         };
@@ -388,6 +365,41 @@ impl Ledger {
     }
 }
 
+/// A row as the build buffers it, in `i64` units of `10^-scale`;
+/// [`Rec::Stop`] for a row in another currency or with an amount or margin
+/// that is not an `i64` in those units.
+#[inline]
+fn build_row(t: &Transaction, currency: Currency, scale: u32) -> Rec<BuildRow> {
+    let amount = t.signed_amount();
+    if amount.currency() != currency {
+        return Rec::Stop;
+    }
+    let amount = amount.amount();
+    let Some(units) = units_i64(amount, scale) else {
+        return Rec::Stop;
+    };
+    let (margin, margin_scale) = match t.margin() {
+        Some(m) => match units_i64(m.amount(), scale) {
+            Some(v) => (v, scale_of(m.amount())),
+            None => return Rec::Stop,
+        },
+        None => (0, NO_MARGIN),
+    };
+    let at = t.at();
+    let meta =
+        u32::from(t.is_sale()) | u32::from(scale_of(amount)) << 8 | u32::from(margin_scale) << 16;
+    Rec::Keep(
+        t.customer(),
+        BuildRow {
+            secs: Split64::new(at.timestamp()),
+            units: Split64::new(units),
+            margin: Split64::new(margin),
+            nanos: at.timestamp_subsec_nanos(),
+            meta,
+        },
+    )
+}
+
 /// `Ok` when `ledger` is in `expected`, the accumulator's currency.
 pub(crate) fn check_ledger_currency(
     expected: Currency,
@@ -403,24 +415,45 @@ pub(crate) fn check_ledger_currency(
     }
 }
 
-/// A shard's log (rows in input order) grouped by customer: a stable
-/// counting sort by the customer's index.
-fn group(ids: Vec<CustomerId>, log: BuildLog) -> Result<LedgerShard, RelationshipError> {
-    let n = ids.len();
-    let mut counts = vec![0u32; n + 1];
-    for &(i, _) in &log.rows {
-        let c = counts
-            .get_mut(i as usize + 1)
-            .ok_or(overflow("ledger customer index"))?;
-        *c = c.checked_add(1).ok_or(overflow("ledger rows of a shard"))?;
+/// The records of shard `s` (from every part, in input order) grouped by
+/// customer: an index in first-seen order, then a stable counting sort.
+fn group(s: usize, parts: &Parts<BuildRow>) -> Result<LedgerShard, RelationshipError> {
+    let records = || {
+        parts
+            .iter()
+            .flat_map(move |p| p.get(s).map_or(&[][..], Vec::as_slice))
+    };
+    let len: usize = parts.iter().map(|p| p.get(s).map_or(0, Vec::len)).sum();
+    let too_many = || overflow("ledger rows of a shard");
+    if u32::try_from(len).is_err() {
+        return Err(too_many());
     }
-    for k in 1..counts.len() {
-        let prev = counts.get(k - 1).copied().unwrap_or(0);
-        if let Some(c) = counts.get_mut(k) {
-            *c = c.checked_add(prev).ok_or(overflow("ledger rows of a shard"))?;
+    let mut index = IndexMap::default();
+    let mut ids = Vec::new();
+    // Rows per customer, then where each customer's next row goes.
+    let mut next: Vec<u32> = Vec::new();
+    let mut slots: Vec<u32> = Vec::with_capacity(len);
+    for (c, _) in records() {
+        let i = match index.entry(*c) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(v) => {
+                let i = u32::try_from(ids.len()).map_err(|_| too_many())?;
+                let _ = v.insert(i);
+                ids.push(*c);
+                next.push(0);
+                i
+            }
+        };
+        if let Some(n) = next.get_mut(i as usize) {
+            *n += 1;
         }
+        slots.push(i);
     }
-    let len = log.rows.len();
+    // Counts to starts (the total is `len`, which fits a `u32`).
+    let mut at = 0u32;
+    for n in &mut next {
+        (*n, at) = (at, at + *n);
+    }
     let (mut secs, mut nanos, mut units, mut margins, mut meta) = (
         vec![0i64; len],
         vec![0u32; len],
@@ -428,13 +461,12 @@ fn group(ids: Vec<CustomerId>, log: BuildLog) -> Result<LedgerShard, Relationshi
         vec![0i64; len],
         vec![0u32; len],
     );
-    // counts[i] is now where customer i's next row goes.
-    for (i, r) in &log.rows {
-        let next = counts
-            .get_mut(*i as usize)
-            .ok_or(overflow("ledger customer index"))?;
-        let k = *next as usize;
-        *next += 1;
+    for ((_, r), &i) in records().zip(&slots) {
+        let Some(n) = next.get_mut(i as usize) else {
+            continue;
+        };
+        let k = *n as usize;
+        *n += 1;
         let (Some(s), Some(ns), Some(u), Some(m), Some(x)) = (
             secs.get_mut(k),
             nanos.get_mut(k),
@@ -446,11 +478,11 @@ fn group(ids: Vec<CustomerId>, log: BuildLog) -> Result<LedgerShard, Relationshi
         };
         (*s, *ns, *u, *m, *x) = (r.secs.get(), r.nanos, r.units.get(), r.margin.get(), r.meta);
     }
-    // After the scatter counts[i] is the end of customer i's rows.
-    counts.truncate(n);
+    // After the scatter each customer's next row is the end of their rows.
     Ok(LedgerShard {
+        index,
         ids,
-        ends: counts,
+        ends: next,
         secs,
         nanos,
         units,

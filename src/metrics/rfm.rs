@@ -39,8 +39,8 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{RelationshipError, Transaction};
 use super::dense::{
-    At, Columnar, Rec, Shards, Split64, add, decimal, overflow, par_map, pow10, push_columnar, rescale,
-    scale_of, threads_for, units_i64, units_or,
+    At, Columnar, Rec, Shards, Split64, add, decimal, overflow, par_map, pow10, push_columnar,
+    rescale, scale_of, threads_for, units_i64, units_or,
 };
 use super::ledger::{Ledger, check_ledger_currency};
 use crate::domain::{Currency, CustomerId, Money};

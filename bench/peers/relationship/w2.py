@@ -3,7 +3,10 @@ cohort table with polars and duckdb, on the ledger crmkit exported
 (bench/peers/data/w2_purchases.csv). Loading is not timed; each task is
 timed on in-memory data and materialised (a polars DataFrame, a duckdb
 temporary table). Prints one table of medians and ratios to crmkit, whose
-timings (same data, same run) come as JSON in argv[2].
+timings (same data, same run) come as JSON in argv[2]: crmkit from the slice
+of transactions (each task groups the rows itself), then crmkit on a Ledger
+(the rows grouped by customer once; its build time is printed and added in
+the last line, the strictest comparison).
 
 The RFM tie rule is crmkit's: score = 1 + floor(5 (rank_min - 1) / n)
 (recency ranked with more days first). Polars ranks the monetary sum as
@@ -146,3 +149,17 @@ for task in ("rfm", "clv", "cohorts"):
 k, p, d = tot
 print(f"{'total':<10}{k:>10.3f}{p:>10.3f}{d:>10.3f}{p / k:>15.1f}{d / k:>15.1f}")
 print("check values equal in all three (RFM score sums, total revenue, cohort cell counts)")
+
+# The same tasks on a crmkit Ledger (the transactions grouped by customer
+# once, then read by each task), against the same peer timings.
+b = crm["ledger_build"]
+print(f"\ncrmkit on a Ledger built once from the same rows (build {b:.3f} s); results equal push_batch's")
+print(f"{'task':<16}{'crmkit':>10}{'polars':>10}{'duckdb':>10}{'polars/crmkit':>15}{'duckdb/crmkit':>15}")
+lt = 0.0
+for task in ("rfm", "clv", "cohorts"):
+    k, (p, d) = crm["ledger_" + task], res[task]
+    lt += k
+    print(f"{task:<16}{k:>10.3f}{p:>10.3f}{d:>10.3f}{p / k:>15.1f}{d / k:>15.1f}")
+_, p, d = tot
+print(f"{'total':<16}{lt:>10.3f}{p:>10.3f}{d:>10.3f}{p / lt:>15.1f}{d / lt:>15.1f}")
+print(f"{'build + total':<16}{b + lt:>10.3f}{p:>10.3f}{d:>10.3f}{p / (b + lt):>15.1f}{d / (b + lt):>15.1f}")
