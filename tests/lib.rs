@@ -7,6 +7,7 @@
 mod domain_props;
 #[cfg(feature = "csv")]
 mod import;
+mod ledger;
 #[cfg(all(feature = "sqlite", feature = "testkit"))]
 mod outbox_store;
 mod outreach;

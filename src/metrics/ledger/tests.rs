@@ -1,3 +1,386 @@
 //! Unit and property tests of [`Ledger`](super::Ledger).
 
 use super::*;
+use crate::metrics::cohort::{CohortSpec, PurchaseCohortAccumulator};
+use crate::metrics::rfm::{RfmAccumulator, SegmentTable};
+use crate::metrics::value::ValueAccumulator;
+use chrono::{Duration, TimeZone, Utc};
+use proptest::prelude::*;
+
+fn c(i: u128) -> CustomerId {
+    CustomerId::from_u128(i)
+}
+fn eur(d: Decimal) -> Money {
+    Money::new(d, Currency::EUR)
+}
+fn base() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 10, 1, 0, 0, 0).unwrap()
+}
+
+/// A row as comparable values: the decimal strings keep each amount's
+/// scale, so `1.50` and `1.5` differ.
+type Key = (
+    CustomerId,
+    DateTime<Utc>,
+    bool,
+    Decimal,
+    String,
+    Option<String>,
+);
+
+fn key(t: &Transaction) -> Key {
+    (
+        t.customer(),
+        t.at(),
+        t.is_sale(),
+        t.signed_amount().amount(),
+        t.signed_amount().amount().to_string(),
+        t.margin().map(|m| m.amount().to_string()),
+    )
+}
+
+fn sorted(rows: impl IntoIterator<Item = Transaction>) -> Vec<Key> {
+    let mut keys: Vec<Key> = rows.into_iter().map(|t| key(&t)).collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn a_hand_built_ledger_groups_and_gives_its_rows_back() {
+    let at = |secs: i64, nanos: u32| {
+        base() + Duration::seconds(secs) + Duration::nanoseconds(i64::from(nanos))
+    };
+    let (ann, bob, cy) = (c(1), c(2), c(3));
+    let rows = vec![
+        // Ann: a sale of 19.99 (margin 5.5), a refund of 5 (margin 2 given back).
+        Transaction::sale(
+            ann,
+            at(10, 250_000_000),
+            eur(Decimal::new(1999, 2)),
+            Some(eur(Decimal::new(55, 1))),
+        )
+        .unwrap(),
+        Transaction::sale(bob, at(20, 1), eur(Decimal::new(5, 0)), None).unwrap(),
+        Transaction::refund(
+            ann,
+            at(30, 999_999_999),
+            eur(Decimal::new(5, 0)),
+            Some(eur(Decimal::new(2, 0))),
+        )
+        .unwrap(),
+        // Bob: a loss-making sale (margin -1.25).
+        Transaction::sale(
+            bob,
+            at(40, 0),
+            eur(Decimal::new(300, 2)),
+            Some(eur(Decimal::new(-125, 2))),
+        )
+        .unwrap(),
+        // Cy: a refund only, without margin.
+        Transaction::refund(cy, at(50, 500), eur(Decimal::new(1, 2)), None).unwrap(),
+        // Ann again, at the same instant as her first sale.
+        Transaction::sale(ann, at(10, 250_000_000), eur(Decimal::new(0, 0)), None).unwrap(),
+    ];
+    let ledger = Ledger::from_transactions(Currency::EUR, &rows).unwrap();
+    // 6 rows of 3 customers (Ann 3, Bob 2, Cy 1).
+    assert_eq!(ledger.len(), 6);
+    assert!(!ledger.is_empty());
+    assert_eq!(ledger.customer_count(), 3);
+    assert_eq!(ledger.currency(), Currency::EUR);
+    // The largest scale among 19.99, 5.5, 5, 2, 3.00, -1.25, 0.01, 0: 2.
+    assert_eq!(ledger.scale(), 2);
+    let back: Vec<Transaction> = ledger.transactions().collect();
+    assert_eq!(back.len(), 6);
+    assert_eq!(sorted(back.iter().copied()), sorted(rows.iter().copied()));
+    // Each customer's rows come back together, in input order.
+    let anns: Vec<Transaction> = back
+        .iter()
+        .copied()
+        .filter(|t| t.customer() == ann)
+        .collect();
+    assert_eq!(anns, vec![rows[0], rows[2], rows[5]]);
+    let first_ann = back.iter().position(|t| t.customer() == ann).unwrap();
+    assert!(
+        back[first_ann..first_ann + 3]
+            .iter()
+            .all(|t| t.customer() == ann)
+    );
+    // The refund's margin is given back as stored: -2 (signed like the amount -5).
+    assert_eq!(anns[1].margin(), Some(eur(Decimal::from(-2))));
+    assert_eq!(anns[1].signed_amount(), eur(Decimal::from(-5)));
+    // The scale of each amount survives: 3.00 stays 3.00, 5 stays 5.
+    let bobs: Vec<String> = back
+        .iter()
+        .filter(|t| t.customer() == bob)
+        .map(|t| t.signed_amount().amount().to_string())
+        .collect();
+    assert_eq!(bobs, vec!["5".to_owned(), "3.00".to_owned()]);
+
+    let debug = format!("{ledger:?}");
+    assert!(
+        debug.contains("EUR") && debug.contains('6') && debug.contains('3'),
+        "{debug}"
+    );
+    for id in [ann, bob, cy] {
+        assert!(!debug.contains(&id.to_string()), "{debug}");
+        assert!(!debug.contains(&format!("{id:?}")), "{debug}");
+    }
+    assert!(!debug.contains("19.99"), "{debug}");
+}
+
+#[test]
+fn an_empty_slice_is_an_empty_ledger() {
+    let ledger = Ledger::from_transactions(Currency::USD, &[]).unwrap();
+    assert!(ledger.is_empty());
+    assert_eq!((ledger.len(), ledger.customer_count()), (0, 0));
+    assert_eq!(ledger.currency(), Currency::USD);
+    assert_eq!(ledger.transactions().count(), 0);
+    // Read by an accumulator it adds nothing.
+    let mut value = ValueAccumulator::new(Currency::USD);
+    value.push_ledger(&ledger).unwrap();
+    assert_eq!(value, ValueAccumulator::new(Currency::USD));
+}
+
+#[test]
+fn a_row_in_another_currency_is_a_mismatch() {
+    let usd = Money::new(Decimal::new(100, 2), Currency::USD);
+    let mut rows: Vec<Transaction> = (0..20)
+        .map(|i| {
+            Transaction::sale(
+                c(i % 5),
+                base() + Duration::days(i as i64),
+                eur(Decimal::ONE),
+                None,
+            )
+            .unwrap()
+        })
+        .collect();
+    // Once at the end of a small batch, once in the middle of a partitioned one.
+    for at in [3, 17] {
+        let mut rows = rows.clone();
+        rows.truncate(at + 1);
+        rows[at] = Transaction::sale(c(1), base(), usd, None).unwrap();
+        assert_eq!(
+            Ledger::from_transactions(Currency::EUR, &rows).unwrap_err(),
+            RelationshipError::CurrencyMismatch {
+                expected: Currency::EUR,
+                found: Currency::USD
+            }
+        );
+    }
+    rows[12] = Transaction::refund(c(2), base(), usd, None).unwrap();
+    assert!(matches!(
+        Ledger::from_transactions(Currency::EUR, &rows),
+        Err(RelationshipError::CurrencyMismatch {
+            expected: Currency::EUR,
+            found: Currency::USD
+        })
+    ));
+}
+
+#[test]
+fn an_amount_too_large_for_i64_units_is_an_overflow() {
+    // 10^20 at scale 0 fits a Decimal; at the ledger's scale 2 it is
+    // 10^22 units, above i64::MAX (about 9.2 * 10^18).
+    let huge = eur(Decimal::from_i128_with_scale(10i128.pow(20), 0));
+    let cents = eur(Decimal::new(1999, 2));
+    for n in [2usize, 30] {
+        let mut rows: Vec<Transaction> = (0..n)
+            .map(|i| Transaction::sale(c(i as u128), base(), cents, None).unwrap())
+            .collect();
+        rows[n / 2] = Transaction::sale(c(99), base(), huge, None).unwrap();
+        assert!(matches!(
+            Ledger::from_transactions(Currency::EUR, &rows),
+            Err(RelationshipError::Overflow { .. })
+        ));
+        // The same through a margin and a refund.
+        rows[n / 2] = Transaction::refund(c(99), base(), cents, Some(huge)).unwrap();
+        assert!(matches!(
+            Ledger::from_transactions(Currency::EUR, &rows),
+            Err(RelationshipError::Overflow { .. })
+        ));
+    }
+    // 10^18 alone at scale 0 is 10^18 units (< 9.2 * 10^18): it fits.
+    let big = eur(Decimal::from_i128_with_scale(10i128.pow(18), 0));
+    let rows = [Transaction::sale(c(1), base(), big, None).unwrap()];
+    let ledger = Ledger::from_transactions(Currency::EUR, &rows).unwrap();
+    assert_eq!(ledger.transactions().collect::<Vec<_>>(), rows.to_vec());
+    // With cents beside it the scale is 2: 10^20 units, too many.
+    let rows = [
+        Transaction::sale(c(1), base(), big, None).unwrap(),
+        Transaction::sale(c(2), base(), cents, None).unwrap(),
+    ];
+    assert!(matches!(
+        Ledger::from_transactions(Currency::EUR, &rows),
+        Err(RelationshipError::Overflow { .. })
+    ));
+}
+
+/// One generated row: customer, day, second of the day, nanosecond, sale,
+/// amount units and scale, optional margin units and scale.
+type Raw = (u128, i64, i64, u32, bool, i64, u32, Option<(i64, u32)>);
+
+fn raw_row() -> impl Strategy<Value = Raw> {
+    (
+        0u128..12,
+        -30i64..330,
+        0i64..86_400,
+        prop_oneof![Just(0u32), 0u32..1_000_000_000],
+        any::<bool>(),
+        0i64..1_000_000,
+        0u32..=3,
+        prop::option::of((-200_000i64..1_000_000, 0u32..=3)),
+    )
+}
+
+fn build(raw: &Raw) -> Transaction {
+    let &(cu, d, s, ns, sale, units, scale, margin) = raw;
+    let at =
+        base() + Duration::days(d) + Duration::seconds(s) + Duration::nanoseconds(i64::from(ns));
+    let amount = eur(Decimal::new(units, scale));
+    let margin = margin.map(|(m, ms)| eur(Decimal::new(m, ms)));
+    if sale {
+        Transaction::sale(c(cu), at, amount, margin).unwrap()
+    } else {
+        Transaction::refund(c(cu), at, amount, margin).unwrap()
+    }
+}
+
+fn rows_strategy() -> impl Strategy<Value = Vec<Transaction>> {
+    let edge = prop::option::weighted(0.15, prop::sample::select(edges()));
+    prop::collection::vec((raw_row(), edge), 0..150).prop_map(|raw| {
+        raw.iter()
+            .map(|(r, edge)| {
+                let t = build(r);
+                edge.map_or(t, |at| moved(&t, at))
+            })
+            .collect()
+    })
+}
+
+/// Instants on and next to the edges the accumulators test: the RFM as-of,
+/// the cohort windows' ends, a Berlin month start, the start of summer
+/// time, and instants before 1970 (negative seconds) and far ahead.
+fn edges() -> Vec<DateTime<Utc>> {
+    let ns = Duration::nanoseconds(1);
+    let mut out = Vec::new();
+    for t in [
+        base() + Duration::days(200),
+        base() + Duration::days(20),
+        base() + Duration::days(230),
+        base() + Duration::days(50),
+        base() + Duration::days(120),
+        // 2026-03-01T00:00 in Berlin (CET, UTC+1).
+        Utc.with_ymd_and_hms(2026, 2, 28, 23, 0, 0).unwrap(),
+        // 2026-03-29T02:00 CET becomes 03:00 CEST.
+        Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
+    ] {
+        out.extend([t - ns, t, t + ns]);
+    }
+    out.push(Utc.with_ymd_and_hms(1969, 12, 31, 23, 59, 59).unwrap() + Duration::milliseconds(500));
+    out.push(Utc.with_ymd_and_hms(1960, 6, 1, 0, 0, 0).unwrap() + ns);
+    out.push(Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap() - ns);
+    out
+}
+
+/// `t` moved to `at`.
+fn moved(t: &Transaction, at: DateTime<Utc>) -> Transaction {
+    if t.is_sale() {
+        Transaction::sale(t.customer(), at, t.signed_amount(), t.margin()).unwrap()
+    } else {
+        // `margin()` of a refund is signed like its amount: give it as given.
+        let margin = t.margin().map(|m| Money::new(-m.amount(), m.currency()));
+        Transaction::refund(t.customer(), at, t.signed_amount(), margin).unwrap()
+    }
+}
+
+proptest! {
+    #[test]
+    fn transactions_give_the_rows_back(rows in rows_strategy()) {
+        let ledger = Ledger::from_transactions(Currency::EUR, &rows).unwrap();
+        prop_assert_eq!(ledger.len(), rows.len());
+        prop_assert_eq!(ledger.is_empty(), rows.is_empty());
+        let mut ids: Vec<CustomerId> = rows.iter().map(|t| t.customer()).collect();
+        ids.sort();
+        ids.dedup();
+        prop_assert_eq!(ledger.customer_count(), ids.len());
+        let back: Vec<Transaction> = ledger.transactions().collect();
+        prop_assert_eq!(sorted(back.iter().copied()), sorted(rows.iter().copied()));
+        // Each customer's rows: one contiguous run, in input order.
+        let mut seen: Vec<CustomerId> = Vec::new();
+        for (k, t) in back.iter().enumerate() {
+            if k == 0 || back[k - 1].customer() != t.customer() {
+                prop_assert!(!seen.contains(&t.customer()));
+                seen.push(t.customer());
+            }
+        }
+        for id in ids {
+            let a: Vec<Transaction> = rows.iter().copied().filter(|t| t.customer() == id).collect();
+            let b: Vec<Transaction> = back.iter().copied().filter(|t| t.customer() == id).collect();
+            prop_assert_eq!(sorted(a.iter().copied()), sorted(b.iter().copied()));
+            prop_assert_eq!(a, b);
+        }
+    }
+
+    /// The accumulators' ledger route equals their batch route with the
+    /// test-sized kernel thresholds (several threads and chunks above 8
+    /// and 64 rows), into empty and non-empty accumulators.
+    #[test]
+    fn push_ledger_equals_push_batch_with_small_thresholds(
+        rows in rows_strategy(),
+        split in 0usize..150,
+    ) {
+        let split = split.min(rows.len());
+        let (head, tail) = rows.split_at(split);
+        let ledger = Ledger::from_transactions(Currency::EUR, &rows).unwrap();
+        let tail_ledger = Ledger::from_transactions(Currency::EUR, tail).unwrap();
+
+        let as_of = base() + Duration::days(200);
+        let mut batch = RfmAccumulator::new(Currency::EUR, as_of);
+        batch.push_batch(&rows).unwrap();
+        let mut led = RfmAccumulator::new(Currency::EUR, as_of);
+        led.push_ledger(&ledger).unwrap();
+        prop_assert_eq!(&led, &batch);
+        let mut merged = RfmAccumulator::new(Currency::EUR, as_of);
+        merged.push_batch(head).unwrap();
+        merged.push_ledger(&tail_ledger).unwrap();
+        prop_assert_eq!(&merged, &batch);
+        let table = SegmentTable::standard();
+        match (led.finish(&table), batch.finish(&table)) {
+            (Ok(mut a), Ok(mut b)) => {
+                a.customers.sort_by_key(|x| x.customer);
+                b.customers.sort_by_key(|x| x.customer);
+                prop_assert_eq!(a, b);
+            }
+            (a, b) => prop_assert_eq!(a.err(), b.err()),
+        }
+
+        let mut batch = ValueAccumulator::new(Currency::EUR);
+        batch.push_batch(&rows).unwrap();
+        let mut led = ValueAccumulator::new(Currency::EUR);
+        led.push_ledger(&ledger).unwrap();
+        prop_assert_eq!(&led, &batch);
+        let mut merged = ValueAccumulator::new(Currency::EUR);
+        merged.push_batch(head).unwrap();
+        merged.push_ledger(&tail_ledger).unwrap();
+        prop_assert_eq!(&merged, &batch);
+        let (mut a, mut b) = (led.finish(), batch.finish());
+        a.customers.sort_by_key(|x| x.customer);
+        b.customers.sort_by_key(|x| x.customer);
+        prop_assert_eq!(a, b);
+
+        let window = crate::domain::Period::new(base() + Duration::days(20), base() + Duration::days(230)).unwrap();
+        let spec = CohortSpec::new(window, crate::domain::Granularity::Month, chrono_tz::Europe::Berlin).unwrap();
+        let mut batch = PurchaseCohortAccumulator::new(spec.clone(), Currency::EUR);
+        batch.push_batch(&rows).unwrap();
+        let mut led = PurchaseCohortAccumulator::new(spec.clone(), Currency::EUR);
+        led.push_ledger(&ledger).unwrap();
+        prop_assert_eq!(&led, &batch);
+        let mut merged = PurchaseCohortAccumulator::new(spec, Currency::EUR);
+        merged.push_batch(head).unwrap();
+        merged.push_ledger(&tail_ledger).unwrap();
+        prop_assert_eq!(&merged, &batch);
+        prop_assert_eq!(led.finish(), batch.finish());
+    }
+}
