@@ -75,10 +75,42 @@ impl std::hash::Hasher for FoldHasher {
 pub(crate) type IndexMap =
     std::collections::HashMap<CustomerId, u32, std::hash::BuildHasherDefault<FoldHasher>>;
 
+/// A [`DenseMap`]'s index, its own or shared with a [`Ledger`] shard
+/// until the first new customer (then copied): a map filled from a ledger
+/// does not copy the ledger's index.
+#[derive(Debug, Clone)]
+enum Index {
+    Own(IndexMap),
+    Shared(std::sync::Arc<IndexMap>),
+}
+
+impl Index {
+    #[inline]
+    fn get(&self) -> &IndexMap {
+        match self {
+            Index::Own(m) => m,
+            Index::Shared(m) => m,
+        }
+    }
+
+    /// The index to update (copied first if shared).
+    #[inline]
+    fn to_mut(&mut self) -> &mut IndexMap {
+        if let Index::Shared(m) = self {
+            *self = Index::Own(IndexMap::clone(m));
+        }
+        match self {
+            Index::Own(m) => m,
+            // Not reached: an `Own` was just put in place.
+            Index::Shared(m) => std::sync::Arc::make_mut(m),
+        }
+    }
+}
+
 /// Per-customer state in a flat `Vec`, indexed densely in first-seen order.
 #[derive(Debug, Clone)]
 pub(crate) struct DenseMap<S> {
-    index: IndexMap,
+    index: Index,
     ids: Vec<CustomerId>,
     states: Vec<S>,
 }
@@ -86,7 +118,7 @@ pub(crate) struct DenseMap<S> {
 impl<S> Default for DenseMap<S> {
     fn default() -> Self {
         Self {
-            index: IndexMap::default(),
+            index: Index::Own(IndexMap::default()),
             ids: Vec::new(),
             states: Vec::new(),
         }
@@ -96,7 +128,7 @@ impl<S> Default for DenseMap<S> {
 impl<S: Default> DenseMap<S> {
     /// Reserves room for `additional` more customers.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.index.reserve(additional);
+        self.index.to_mut().reserve(additional);
         self.ids.reserve(additional);
         self.states.reserve(additional);
     }
@@ -108,7 +140,7 @@ impl<S: Default> DenseMap<S> {
     #[inline]
     pub(crate) fn slot(&mut self, customer: CustomerId) -> Result<u32, RelationshipError> {
         let next = self.ids.len();
-        match self.index.entry(customer) {
+        match self.index.to_mut().entry(customer) {
             Entry::Occupied(e) => Ok(*e.get()),
             Entry::Vacant(v) => {
                 let i = u32::try_from(next).map_err(|_| overflow("customer count"))?;
@@ -139,6 +171,7 @@ impl<S> DenseMap<S> {
     /// The state of `customer`, if seen.
     pub(crate) fn get(&self, customer: &CustomerId) -> Option<&S> {
         self.index
+            .get()
             .get(customer)
             .and_then(|&i| self.states.get(i as usize))
     }
@@ -531,10 +564,10 @@ fn from_ledger_shard<S: Default, X: Extra, R>(
             state = Some(s);
         }
     }
-    // Every customer kept (the usual case): the ledger's index, copied;
-    // else one insert per kept customer.
+    // Every customer kept (the usual case): the ledger's index, shared
+    // until a new customer comes; else one insert per kept customer.
     let index = if ids.len() == all.len() {
-        src.index().clone()
+        Index::Shared(std::sync::Arc::clone(src.index()))
     } else {
         let mut index = IndexMap::default();
         index.reserve(ids.len());
@@ -542,7 +575,7 @@ fn from_ledger_shard<S: Default, X: Extra, R>(
             let i = u32::try_from(i).map_err(|_| overflow("customer count"))?;
             let _ = index.insert(*c, i);
         }
-        index
+        Index::Own(index)
     };
     *map = DenseMap { index, ids, states };
     Ok(())

@@ -75,6 +75,7 @@ use rust_decimal::Decimal;
 
 use super::activity::{RelationshipError, Transaction};
 use std::collections::hash_map::Entry;
+use std::sync::Arc;
 
 use super::dense::{
     IndexMap, Parts, Rec, SCALE_PREFIX, SHARDS, Split64, overflow, partition_all, pow10, scale_of,
@@ -123,8 +124,9 @@ impl std::fmt::Debug for Ledger {
 /// `ends[i - 1]..ends[i]`, in input order.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LedgerShard {
-    /// Customer to position in `ids`, as the accumulators' shard index.
-    index: IndexMap,
+    /// Customer to position in `ids`, as the accumulators' shard index
+    /// (shared with the accumulators filled from the ledger).
+    index: Arc<IndexMap>,
     ids: Vec<CustomerId>,
     ends: Vec<u32>,
     secs: Vec<i64>,
@@ -154,7 +156,7 @@ pub(crate) struct LedgerRow {
 
 impl LedgerShard {
     /// Customer to position in [`LedgerShard::ids`].
-    pub(crate) fn index(&self) -> &IndexMap {
+    pub(crate) fn index(&self) -> &Arc<IndexMap> {
         &self.index
     }
 
@@ -480,7 +482,7 @@ fn group(s: usize, parts: &Parts<BuildRow>) -> Result<LedgerShard, RelationshipE
     }
     // After the scatter each customer's next row is the end of their rows.
     Ok(LedgerShard {
-        index,
+        index: Arc::new(index),
         ids,
         ends: next,
         secs,

@@ -384,3 +384,49 @@ proptest! {
         prop_assert_eq!(led.finish(), batch.finish());
     }
 }
+
+/// An accumulator filled from a ledger shares the ledger's customer index
+/// until it learns a new customer; then it has its own, and neither the
+/// ledger nor another accumulator filled from it sees the change.
+#[test]
+fn a_shared_index_is_copied_on_the_first_new_customer() {
+    let day = |d: i64| base() + Duration::days(d);
+    let sale = |cu: u128, d: i64| {
+        Transaction::sale(c(cu), day(d), eur(Decimal::new(100 + d, 2)), None).unwrap()
+    };
+    // More rows than the test kernel's small batch, so the build and the
+    // pass take the partitioned path.
+    let first: Vec<Transaction> = (0..40).map(|k| sale(k % 9, k as i64)).collect();
+    let later: Vec<Transaction> = (0..30).map(|k| sale(k % 13 + 5, 50 + k as i64)).collect();
+    let ledger = Ledger::from_transactions(Currency::EUR, &first).unwrap();
+    let shared = |l: &Ledger| {
+        l.shards()
+            .iter()
+            .map(|s| Arc::strong_count(s.index()))
+            .max()
+    };
+
+    let mut a = ValueAccumulator::new(Currency::EUR);
+    a.push_ledger(&ledger).unwrap();
+    let mut b = ValueAccumulator::new(Currency::EUR);
+    b.push_ledger(&ledger).unwrap();
+    assert_eq!(shared(&ledger), Some(3), "the ledger and both accumulators");
+    assert_eq!(a, b);
+
+    // New customers (5..18) and known ones (5..9) into `a` only.
+    a.push_batch(&later).unwrap();
+    let mut want = ValueAccumulator::new(Currency::EUR);
+    want.push_batch(&first).unwrap();
+    want.push_batch(&later).unwrap();
+    assert_eq!(a, want);
+    assert_eq!(a.len(), 18);
+    // `b` and the ledger are as they were.
+    let mut only_first = ValueAccumulator::new(Currency::EUR);
+    only_first.push_batch(&first).unwrap();
+    assert_eq!(b, only_first);
+    assert_eq!(b.len(), 9);
+    assert_eq!(ledger.customer_count(), 9);
+    assert_eq!(sorted(ledger.transactions()), sorted(first.iter().copied()));
+    drop((a, b));
+    assert_eq!(shared(&ledger), Some(1));
+}
