@@ -9,8 +9,14 @@
 //! (seconds, nanoseconds, amount and margin in exact `i64` units of one
 //! decimal scale, sale or refund, each amount's own scale), grouped by
 //! customer, and the accumulators' `push_ledger` methods read a customer's
-//! rows as one contiguous run, with one hash insert per customer instead of
-//! one lookup per row.
+//! rows as one contiguous run with no hash lookup at all: an accumulator
+//! filled from a ledger shares the ledger's customer index (it copies it
+//! when it first learns a customer the ledger does not have).
+//!
+//! On workload W2 (1 M customers, 10 M transactions, 2 cores; see
+//! BENCHMARKS.md) RFM, historical CLV and monthly cohorts take 0.40 s in
+//! all on a ledger, against 0.9-1.1 s from the slice, and building the
+//! ledger takes 0.3-0.37 s: it pays off from the second analysis.
 //!
 //! `push_ledger` gives exactly what `push_batch` of the same transactions
 //! gives (the property tests check this for every accumulator), so the
@@ -20,7 +26,7 @@
 //! Memory: 32 bytes per transaction and about 45 per customer (id, index
 //! entry, row range), against 72 per [`Transaction`]; building it also
 //! holds each row as a 48-byte record and a 4-byte index until the columns
-//! are filled.
+//! are filled. An accumulator sharing the ledger's index keeps it alive.
 //!
 //! Limits: amounts and margins must be `i64` in units of the largest
 //! decimal scale among them (at two decimal places, up to
