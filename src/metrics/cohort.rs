@@ -35,9 +35,9 @@ use std::collections::HashMap;
 use super::activity::{Activity, CustomerActivity, RelationshipError, Transaction};
 use super::dense::{
     At, Columnar, DenseMap, Extra, Rec, SHARDS, Shards, Split64, Units, add, decimal, overflow,
-    pow10, push_columnar, scale_of, units_i64, units_or,
+    pow10, push_columnar, push_ledger, scale_of, units_i64, units_or,
 };
-use super::ledger::{Ledger, check_ledger_currency};
+use super::ledger::Ledger;
 use crate::domain::{CalendarBucket, Currency, CustomerId, Granularity, Money, Period};
 
 mod accumulate;
@@ -894,37 +894,32 @@ impl PurchaseCohortAccumulator {
     /// currency (nothing is added);
     /// [`RelationshipError::PurchaseBeforeAcquisition`] as with `merge`; overflow.
     pub fn push_ledger(&mut self, ledger: &Ledger) -> Result<(), RelationshipError> {
-        check_ledger_currency(self.currency, ledger)?;
-        let spec = &self.spec;
-        let end = At::of(spec.window.end());
-        let customers = Shards::from_ledger(
-            ledger,
-            |r| {
-                (At::new(r.secs, r.nanos) < end).then_some(CohortRow {
-                    secs: Split64::new(r.secs),
-                    units: Split64::new(r.units),
-                    nanos: r.nanos,
-                    sale: r.sale,
-                    scale: r.scale,
-                })
-            },
-            |state, log: &mut CellLog, c, r, i| {
-                let bucket = log.bucket(spec, r.secs.get());
-                apply_row(state, log, c, r, i, bucket)
-            },
-        )?;
-        let fresh = PurchaseCohortAccumulator {
-            spec: self.spec.clone(),
-            currency: self.currency,
-            scale: ledger.scale(),
-            customers,
-        };
-        if Columnar::is_empty(self) {
-            *self = fresh;
-            Ok(())
-        } else {
-            self.merge(&fresh)
-        }
+        push_ledger(self, ledger, |acc| {
+            let spec = &acc.spec;
+            let end = At::of(spec.window.end());
+            let customers = Shards::from_ledger(
+                ledger,
+                |r| {
+                    (At::new(r.secs, r.nanos) < end).then_some(CohortRow {
+                        secs: Split64::new(r.secs),
+                        units: Split64::new(r.units),
+                        nanos: r.nanos,
+                        sale: r.sale,
+                        scale: r.scale,
+                    })
+                },
+                |state, log: &mut CellLog, c, r, i| {
+                    let bucket = log.bucket(spec, r.secs.get());
+                    apply_row(state, log, c, r, i, bucket)
+                },
+            )?;
+            Ok(PurchaseCohortAccumulator {
+                spec: acc.spec.clone(),
+                currency: acc.currency,
+                scale: ledger.scale(),
+                customers,
+            })
+        })
     }
 
     /// Merges another accumulator (the same customer may be in both).
@@ -1133,6 +1128,10 @@ impl Columnar for PurchaseCohortAccumulator {
                 apply_row(state, log, c, r, i, bucket)
             },
         )
+    }
+
+    fn merge_from(&mut self, other: &Self) -> Result<(), RelationshipError> {
+        self.merge(other)
     }
 
     fn push_slow(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {

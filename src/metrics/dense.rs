@@ -1048,6 +1048,37 @@ pub(crate) trait Columnar {
     fn push_fast(&mut self, rows: &[Transaction]) -> Result<Option<usize>, RelationshipError>;
     /// Row by row in `i128` units (the unit scale covers every amount).
     fn push_slow(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError>;
+    /// The accumulator's `merge`.
+    fn merge_from(&mut self, other: &Self) -> Result<(), RelationshipError>;
+}
+
+/// `push_ledger` of the columnar accumulators: `fresh` builds an
+/// accumulator configured like `acc` from the ledger alone (at the
+/// ledger's unit scale), which replaces an empty `acc` and merges into one
+/// with data.
+///
+/// # Errors
+/// [`RelationshipError::CurrencyMismatch`] for a ledger in another currency
+/// (nothing is added); those of `fresh` and of the merge.
+pub(crate) fn push_ledger<A: Columnar>(
+    acc: &mut A,
+    ledger: &Ledger,
+    fresh: impl FnOnce(&A) -> Result<A, RelationshipError>,
+) -> Result<(), RelationshipError> {
+    let found = ledger.currency();
+    if found != acc.currency() {
+        return Err(RelationshipError::CurrencyMismatch {
+            expected: acc.currency(),
+            found,
+        });
+    }
+    let fresh = fresh(acc)?;
+    if acc.is_empty() {
+        *acc = fresh;
+        Ok(())
+    } else {
+        acc.merge_from(&fresh)
+    }
 }
 
 /// `push_batch` of the columnar accumulators: the same result as pushing

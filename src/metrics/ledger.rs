@@ -66,7 +66,7 @@
 //! direct.push_batch(&rows)?;
 //! assert_eq!(value, direct);
 //! let summary = value.finish();
-//! let a = summary.customers.iter().find(|c| c.customer == ann).unwrap();
+//! let a = summary.customers.iter().find(|c| c.customer == ann).ok_or("no ann")?;
 //! assert_eq!(a.revenue, eur(3_000));
 //! assert_eq!(rfm.finish(&SegmentTable::standard())?.customers.len(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -406,21 +406,6 @@ fn build_row(t: &Transaction, currency: Currency, scale: u32) -> Rec<BuildRow> {
             meta,
         },
     )
-}
-
-/// `Ok` when `ledger` is in `expected`, the accumulator's currency.
-pub(crate) fn check_ledger_currency(
-    expected: Currency,
-    ledger: &Ledger,
-) -> Result<(), RelationshipError> {
-    if ledger.currency == expected {
-        Ok(())
-    } else {
-        Err(RelationshipError::CurrencyMismatch {
-            expected,
-            found: ledger.currency,
-        })
-    }
 }
 
 /// The records of shard `s` (from every part, in input order) grouped by

@@ -40,9 +40,9 @@ use serde::{Deserialize, Serialize};
 use super::activity::{RelationshipError, Transaction};
 use super::dense::{
     At, Columnar, Rec, Shards, Split64, add, decimal, overflow, par_map, pow10, push_columnar,
-    rescale, scale_of, threads_for, units_i64, units_or,
+    push_ledger, rescale, scale_of, threads_for, units_i64, units_or,
 };
-use super::ledger::{Ledger, check_ledger_currency};
+use super::ledger::Ledger;
 use crate::domain::{Currency, CustomerId, Money};
 
 mod accumulate;
@@ -504,32 +504,27 @@ impl RfmAccumulator {
     /// [`RelationshipError::CurrencyMismatch`] for a ledger in another
     /// currency (nothing is added); overflow.
     pub fn push_ledger(&mut self, ledger: &Ledger) -> Result<(), RelationshipError> {
-        check_ledger_currency(self.currency, ledger)?;
-        let as_of = At::of(self.as_of);
-        let customers = Shards::from_ledger(
-            ledger,
-            |r| {
-                (At::new(r.secs, r.nanos) < as_of).then_some(RfmRow {
-                    secs: Split64::new(r.secs),
-                    units: Split64::new(r.units),
-                    sale: r.sale,
-                    scale: r.scale,
-                })
-            },
-            |s, _, _, r, _| apply_row(s, r),
-        )?;
-        let fresh = RfmAccumulator {
-            currency: self.currency,
-            as_of: self.as_of,
-            scale: ledger.scale(),
-            customers,
-        };
-        if Columnar::is_empty(self) {
-            *self = fresh;
-            Ok(())
-        } else {
-            self.merge(&fresh)
-        }
+        push_ledger(self, ledger, |acc| {
+            let as_of = At::of(acc.as_of);
+            let customers = Shards::from_ledger(
+                ledger,
+                |r| {
+                    (At::new(r.secs, r.nanos) < as_of).then_some(RfmRow {
+                        secs: Split64::new(r.secs),
+                        units: Split64::new(r.units),
+                        sale: r.sale,
+                        scale: r.scale,
+                    })
+                },
+                |s, _, _, r, _| apply_row(s, r),
+            )?;
+            Ok(RfmAccumulator {
+                currency: acc.currency,
+                as_of: acc.as_of,
+                scale: ledger.scale(),
+                customers,
+            })
+        })
     }
 
     /// Merges another accumulator (customers may be in both).
@@ -691,6 +686,10 @@ impl Columnar for RfmAccumulator {
             },
             |s, _, _, r, _| apply_row(s, r),
         )
+    }
+
+    fn merge_from(&mut self, other: &Self) -> Result<(), RelationshipError> {
+        self.merge(other)
     }
 
     fn push_slow(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {

@@ -28,9 +28,9 @@ use serde::{Deserialize, Serialize};
 use super::activity::{RelationshipError, Transaction};
 use super::dense::{
     At, Columnar, DenseMap, Extra, Rec, SHARDS, Shards, Units, add, decimal, pow10, push_columnar,
-    rescale, scale_of, units_i64, units_or,
+    push_ledger, rescale, scale_of, units_i64, units_or,
 };
-use super::ledger::{Ledger, check_ledger_currency};
+use super::ledger::Ledger;
 use crate::domain::{Currency, CustomerId, Money};
 
 mod accumulate;
@@ -483,33 +483,28 @@ impl ValueAccumulator {
     /// currency (nothing is added);
     /// [`RelationshipError::PurchaseBeforeAcquisition`] as with `merge`; overflow.
     pub fn push_ledger(&mut self, ledger: &Ledger) -> Result<(), RelationshipError> {
-        check_ledger_currency(self.currency, ledger)?;
-        let customers = Shards::from_ledger(
-            ledger,
-            |r| {
-                Some(ValueRow {
-                    secs: r.secs,
-                    units: r.units,
-                    margin: r.margin,
-                    nanos: r.nanos,
-                    sale: r.sale,
-                    margin_scale: r.margin_scale,
-                    scale: r.scale,
-                })
-            },
-            apply_row,
-        )?;
-        let fresh = ValueAccumulator {
-            currency: self.currency,
-            scale: ledger.scale(),
-            customers,
-        };
-        if Columnar::is_empty(self) {
-            *self = fresh;
-            Ok(())
-        } else {
-            self.merge(&fresh)
-        }
+        push_ledger(self, ledger, |acc| {
+            let customers = Shards::from_ledger(
+                ledger,
+                |r| {
+                    Some(ValueRow {
+                        secs: r.secs,
+                        units: r.units,
+                        margin: r.margin,
+                        nanos: r.nanos,
+                        sale: r.sale,
+                        margin_scale: r.margin_scale,
+                        scale: r.scale,
+                    })
+                },
+                apply_row,
+            )?;
+            Ok(ValueAccumulator {
+                currency: acc.currency,
+                scale: ledger.scale(),
+                customers,
+            })
+        })
     }
 
     /// Merges another accumulator (the same customer may be in both).
@@ -663,6 +658,10 @@ impl Columnar for ValueAccumulator {
             },
             apply_row,
         )
+    }
+
+    fn merge_from(&mut self, other: &Self) -> Result<(), RelationshipError> {
+        self.merge(other)
     }
 
     fn push_slow(&mut self, rows: &[Transaction]) -> Result<(), RelationshipError> {
