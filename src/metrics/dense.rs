@@ -449,20 +449,8 @@ impl<S: Default + Send, X: Extra + Send> Shards<S, X> {
             for buf in parts.iter_mut().flatten() {
                 buf.clear();
             }
-            // Phase 1: each thread partitions its part of the chunk (and
-            // says whether a row stopped it).
-            let stopped = std::thread::scope(|scope| {
-                let handles: Vec<_> = parts
-                    .iter_mut()
-                    .zip(stages.iter_mut())
-                    .zip(chunk.chunks(part_rows))
-                    .map(|((part, stage), sub)| {
-                        scope.spawn(move || partition(part, stage, sub, per_shard, record))
-                    })
-                    .collect();
-                handles.into_iter().any(|h| h.join().unwrap_or(true))
-            });
-            if stopped {
+            // Phase 1: each thread partitions its part of the chunk.
+            if partition_parts(&mut parts, &mut stages, chunk, part_rows, per_shard, record) {
                 return Ok(Some(done));
             }
             // Phase 2: each thread applies the records of its shards, in
@@ -493,8 +481,9 @@ impl<S: Default + Send, X: Default + Extra + Send> Shards<S, X> {
     /// The shards of the rows of `ledger` that `record` keeps, applied with
     /// `apply` as [`Shards::push_partitioned`] would apply them: the ledger
     /// groups rows by the same shards, so each thread takes a range of
-    /// shards and reads each customer's rows as one run, with one index
-    /// insert per customer (only customers with a kept row get one).
+    /// shards and reads each customer's rows as one run, with no index
+    /// lookup (a shard shares the ledger's index when every customer has a
+    /// kept row, else indexes the ones that do).
     ///
     /// # Errors
     /// The first error of `apply`, in shard order.
@@ -600,31 +589,47 @@ pub(crate) fn partition_all<T: Sync, R: Copy + Send>(
         .chunks(part_rows)
         .map(|_| (0..SHARDS).map(|_| Vec::new()).collect())
         .collect();
-    let record = &record;
-    let run = move |part: &mut Vec<Vec<(CustomerId, R)>>, sub: &[T]| {
-        let mut stage: Vec<Vec<(CustomerId, R)>> = (0..SHARDS).map(|_| Vec::new()).collect();
-        partition(part, &mut stage, sub, per_shard, record)
-    };
-    let stopped = if threads < 2 {
-        parts
-            .iter_mut()
-            .zip(rows.chunks(part_rows))
-            .any(|(part, sub)| run(part, sub))
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = parts
-                .iter_mut()
-                .zip(rows.chunks(part_rows))
-                .map(|(part, sub)| scope.spawn(move || run(part, sub)))
-                .collect();
-            // Every thread joined, whether or not one stopped.
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or(true))
-                .fold(false, |a, b| a | b)
-        })
-    };
+    let mut stages: Parts<R> = parts
+        .iter()
+        .map(|_| (0..SHARDS).map(|_| Vec::new()).collect())
+        .collect();
+    let stopped = partition_parts(&mut parts, &mut stages, rows, part_rows, per_shard, &record);
     (!stopped).then_some(parts)
+}
+
+/// [`partition`] of each `part_rows` rows of `rows` into the part and
+/// stage of the same position, one thread each (inline for one part);
+/// whether a row stopped it.
+fn partition_parts<T: Sync, R: Copy + Send>(
+    parts: &mut [Vec<Vec<(CustomerId, R)>>],
+    stages: &mut [Vec<Vec<(CustomerId, R)>>],
+    rows: &[T],
+    part_rows: usize,
+    per_shard: usize,
+    record: &(impl Fn(&T) -> Rec<R> + Sync),
+) -> bool {
+    let threads = parts.len();
+    let work = parts
+        .iter_mut()
+        .zip(stages.iter_mut())
+        .zip(rows.chunks(part_rows.max(1)));
+    if threads < 2 {
+        return work
+            .map(|((part, stage), sub)| partition(part, stage, sub, per_shard, record))
+            .fold(false, |a, b| a | b);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = work
+            .map(|((part, stage), sub)| {
+                scope.spawn(move || partition(part, stage, sub, per_shard, record))
+            })
+            .collect();
+        // Every thread joined, whether or not one stopped.
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(true))
+            .fold(false, |a, b| a | b)
+    })
 }
 
 /// Phase 1 of [`Shards::push_partitioned`]: the records of `rows` into
